@@ -1,0 +1,5 @@
+export * from './abi/index.js'
+export { startAnvil, ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, AnvilStartError, type Anvil, type AnvilOptions } from './anvil.js'
+export { toViemChain, type ChainFacts } from './chains.js'
+export { createChainPublicClient, createChainWalletClient, type ChainPublicClient, type ChainWalletClient } from './clients.js'
+export { deployContracts, type Deployment, type DeployOptions } from './deploy.js'

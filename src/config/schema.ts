@@ -1,0 +1,83 @@
+import { z } from 'zod'
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address').transform((a) => a.toLowerCase() as `0x${string}`)
+const port = z.coerce.number({ error: 'must be a TCP port number' }).int('must be a whole number').min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)')
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a PostgreSQL URL such as postgres://user:password@host:5432/database' })
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a Redis URL such as redis://127.0.0.1:6379' })
+/** A secp256k1 private key; "0x" is optional as in v1's SERVER_PVT_KEY, normalised to 0x-prefixed. */
+const privateKey = z
+  .string()
+  .regex(/^(0x)?[0-9a-fA-F]{64}$/, 'must be a 32-byte hex private key (64 hex digits, optionally 0x-prefixed)')
+  .transform((k) => (k.startsWith('0x') ? k : `0x${k}`) as `0x${string}`)
+
+const provider = z.object({ apiKey: z.string().min(1).nullable(), baseUrl: httpUrl.nullable() })
+
+export const chainSchema = z.object({
+  name: z.string().min(1),
+  chainId: z.coerce.number().int().positive(),
+  rpcUrl: httpUrl,
+  explorerUrl: httpUrl.nullable(),
+  nativeCurrency: z.object({ name: z.string(), symbol: z.string(), decimals: z.number().int() }),
+  /** Test chains allow the tUSDT faucet and the market simulator. */
+  testnet: z.boolean(),
+  /** Blocks after which a block is final: a reorg deeper than this stops the indexer. */
+  finalityDepth: z.number().int().min(0),
+  pollingIntervalMs: z.number().int().positive(),
+  contracts: z.object({
+    tusdt: address,
+    orchestrator: address,
+    creatorIdentity: address,
+    startBlock: z.number().int().min(0),
+  }),
+})
+
+export const simulatorWeightsSchema = z.object({
+  registerCreator: z.number().min(0),
+  publishProduct: z.number().min(0),
+  createOrganization: z.number().min(0),
+  fundOrganization: z.number().min(0),
+  enableProduct: z.number().min(0),
+  disableProduct: z.number().min(0),
+  changePrice: z.number().min(0),
+  settleUsage: z.number().min(0),
+  withdrawFunds: z.number().min(0),
+  transferOwnership: z.number().min(0),
+})
+
+export const configSchema = z.object({
+  chain: chainSchema,
+  dataDir: z.string().min(1),
+  database: z.object({
+    url: postgresUrl.nullable(),
+    readUrl: postgresUrl.nullable(),
+    statementTimeoutMs: z.coerce.number().int().positive(),
+  }),
+  api: z.object({ host: z.string().min(1), port, corsOrigins: z.array(z.string()) }),
+  gateway: z.object({ host: z.string().min(1), port }),
+  grpc: z.object({ host: z.string().min(1), port }),
+  log: z.object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'must be one of trace, debug, info, warn, error, fatal, silent' }),
+    format: z.enum(['auto', 'json', 'pretty'], { error: 'must be auto, json or pretty' }),
+  }),
+  auth: z.object({ jwtSecret: z.string().min(32, 'must be at least 32 characters').nullable() }),
+  signer: z.object({ privateKey: privateKey.nullable() }),
+  redisUrl: redisUrl.nullable(),
+  providers: z.object({
+    google: provider,
+    groq: provider,
+    openai: provider,
+    deepseek: provider,
+    moonshot: provider,
+    custom: provider,
+  }),
+  simulator: z.object({
+    seed: z.coerce.number().int().min(0),
+    actionsPerSecond: z.coerce.number().positive(),
+    weights: simulatorWeightsSchema,
+  }),
+})
+
+export type HaitheConfig = z.infer<typeof configSchema>
+export type ChainConfig = z.infer<typeof chainSchema>
+export type SimulatorWeights = z.infer<typeof simulatorWeightsSchema>

@@ -1,0 +1,18 @@
+// The database layer: one door for the rest of the code.
+export {
+  createDatabase,
+  checkDatabaseConnection,
+  maskDatabaseUrl,
+  DatabaseConnectError,
+  type DatabaseOptions,
+  type DatabaseHandle,
+} from './connect.js'
+export {
+  migrateToLatest,
+  SqlFileMigrationProvider,
+  MigrationError,
+  defaultMigrationsDir,
+  MIGRATION_TABLE_SCHEMA,
+} from './migrate.js'
+export { PGliteDialect } from './pglite-dialect.js'
+export type { Database } from './types.js'

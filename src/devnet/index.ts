@@ -1,0 +1,7 @@
+export { startDevnet, type Devnet, type DevnetOptions } from './devnet.js'
+export { createMarketChain, SimulatorTransactionError, type MarketChain, type MarketChainOptions } from './market-chain.js'
+export { createMarketSimulator, type MarketSimulator, type MarketSimulatorOptions, type ActionOutcome, type SimulatorAction } from './simulator.js'
+export { simulateEvents, type BulkEventsOptions, type BulkEventsResult } from './bulk-events.js'
+export { productCategories, type MarketState } from './market-state.js'
+export { createRandom, type Random } from './random.js'
+export { deriveWallet, type SimWallet } from './wallets.js'
