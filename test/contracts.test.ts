@@ -298,28 +298,28 @@ describe('access control', () => {
   it('only the server may register creators and charge organizations', async () => {
     const who = mallory.account
     const calls = [
-      pc.simulateContract({
+      () => pc.simulateContract({
         account: who,
         address: d.orchestrator,
         abi: haitheOrchestratorAbi,
         functionName: 'registerAsCreator',
         args: [who.address, 'ipfs://me', batchId('seed'), 'pub'],
       }),
-      pc.simulateContract({
+      () => pc.simulateContract({
         account: who,
         address: d.orchestrator,
         abi: haitheOrchestratorAbi,
         functionName: 'collectPaymentForCall',
         args: [setup.acme, 1n, who.address, 1n],
       }),
-      pc.simulateContract({
+      () => pc.simulateContract({
         account: who,
         address: d.orchestrator,
         abi: haitheOrchestratorAbi,
         functionName: 'collectPaymentForLLMCall',
         args: [setup.acme, who.address, 1n],
       }),
-      pc.simulateContract({
+      () => pc.simulateContract({
         account: who,
         address: d.orchestrator,
         abi: haitheOrchestratorAbi,
@@ -327,7 +327,7 @@ describe('access control', () => {
         args: [setup.acme, batchId('mallory'), [], [], [], 1n, 1n],
       }),
     ]
-    for (const call of calls) expect(await revertOf(call)).toEqual({ errorName: 'NotServer', args: [who.address] })
+    for (const call of calls) expect(await revertOf(call())).toEqual({ errorName: 'NotServer', args: [who.address] })
   })
 
   it('only a registered creator may add a product', async () => {
@@ -466,6 +466,16 @@ describe('creators', () => {
     expect(await seedFor(bob.account.address)).not.toBe(setup.seeds[0])
     expect(await seedFor(mallory.account.address)).toBe(await seedFor(mallory.account.address))
     expect(await seedFor(mallory.account.address)).not.toBe(await seedFor(erin.account.address))
+  })
+
+  it('an identity cannot be transferred, so earnings and the creator record stay with one wallet', async () => {
+    for (const functionName of ['transferFrom', 'safeTransferFrom'] as const) {
+      const err = await revertOf(
+        bob.writeContract({ address: d.creatorIdentity, abi: haitheCreatorIdentityAbi, functionName, args: [bob.account.address, erin.account.address, 1n] }),
+      )
+      expect(err).toEqual({ errorName: 'IdentityNotTransferable', args: [1n] })
+    }
+    expect(await pc.readContract({ address: d.creatorIdentity, abi: haitheCreatorIdentityAbi, functionName: 'ownerOf', args: [1n] })).toBe(bob.account.address)
   })
 
   it('a wallet cannot be registered as a creator twice', async () => {

@@ -20,6 +20,9 @@ export async function loadMarketState(chain: MarketChain, seed: number): Promise
     read<bigint>(orchestrator, haitheOrchestratorAbi, 'productsCount'),
   ])
 
+  state.organizationsOnChain = Number(orgCount)
+  state.productsOnChain = Number(productCount)
+
   // Derived wallets exist on chain once they were given gas; the indices are contiguous.
   const derive = async (role: 'creator' | 'owner', keep: (w: SimWallet) => Promise<boolean>) => {
     const found: SimWallet[] = []

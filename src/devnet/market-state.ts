@@ -52,8 +52,11 @@ export interface MarketState {
   owners: SimWallet[]
   ownerBalances: Map<Address, bigint>
   batches: number
+  /** Organizations and products on chain, ours or not: numbering new names by them keeps names unique. */
+  organizationsOnChain: number
+  productsOnChain: number
 }
 
 export function emptyMarketState(): MarketState {
-  return { creators: [], products: [], organizations: [], owners: [], ownerBalances: new Map(), batches: 0 }
+  return { creators: [], products: [], organizations: [], owners: [], ownerBalances: new Map(), batches: 0, organizationsOnChain: 0, productsOnChain: 0 }
 }

@@ -39,6 +39,8 @@ const show = (amount: bigint) => `${formatUnits(amount, 18)} tUSDT`
 const short = (address: Address) => `${address.slice(0, 8)}…`
 const productPrices = ['0.0001', '0.0002', '0.0005', '0.001', '0.002', '0.005'].map(tusdt)
 const ownerStartingFunds = tusdt('5000')
+const orgNames = ['Acme Labs', 'Blue Harbor', 'Cobalt AI', 'Delta Works', 'Evergreen', 'Fjord Systems', 'Granite Data', 'Helix Health']
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
 export async function createMarketSimulator(options: MarketSimulatorOptions) {
   const { chain, seed, weights } = options
@@ -116,11 +118,11 @@ export async function createMarketSimulator(options: MarketSimulatorOptions) {
       feasible: () => state.creators.length > 0,
       async run() {
         const creator = random.pick(state.creators)
-        const n = state.products.length
+        const n = state.productsOnChain
         // The first products cover every category once; then categories are drawn at random.
         const category = n < productCategories.length ? productCategories[n]! : random.pick(productCategories)
         const price = random.pick(productPrices)
-        const name = `${category} #${n + 1} by creator ${creator.tokenId} (seed ${seed})`
+        const name = `${category} #${n + 1} (seed ${seed})`
         const receipt = await chain.confirm(
           chain.walletFor(creator.wallet).writeContract({
             address: orchestrator,
@@ -133,6 +135,7 @@ export async function createMarketSimulator(options: MarketSimulatorOptions) {
         const [created] = parseEventLogs({ abi: haitheOrchestratorAbi, eventName: 'ProductCreated', logs: receipt.logs })
         const product: SimProduct = { address: created!.args.product, creator, category, price }
         state.products.push(product)
+        state.productsOnChain += 1
         return outcome('publishProduct', `product "${name}" published at ${show(price)}/call`, [receipt])
       },
     },
@@ -143,7 +146,8 @@ export async function createMarketSimulator(options: MarketSimulatorOptions) {
         const owner = await newWallet('owner', state.owners.length)
         state.owners.push(owner)
         const receipts = [await serverPaysOwner(owner, ownerStartingFunds)]
-        const name = `Org ${state.organizations.length + 1} (seed ${seed}, block ${startBlock})`
+        // Names are unique on chain: the number is the organization's position in the market.
+        const name = `${random.pick(orgNames)} ${state.organizationsOnChain + 1} (seed ${seed})`
         const receipt = await chain.confirm(
           chain.walletFor(owner).writeContract({ address: orchestrator, abi: haitheOrchestratorAbi, functionName: 'createOrganization', args: [name] }),
           'createOrganization',
@@ -152,6 +156,7 @@ export async function createMarketSimulator(options: MarketSimulatorOptions) {
         const [created] = parseEventLogs({ abi: haitheOrchestratorAbi, eventName: 'OrganizationCreated', logs: receipt.logs })
         const org: SimOrganization = { address: created!.args.organization, name, owner, balance: 0n, enabled: [] }
         state.organizations.push(org)
+        state.organizationsOnChain += 1
         receipts.push(...(await ownerFunds(org, tusdt(String(random.int(200, 2000))))))
         return outcome('createOrganization', `${name} created by ${short(owner.address)} and funded with ${show(org.balance)}`, receipts)
       },
@@ -237,7 +242,7 @@ export async function createMarketSimulator(options: MarketSimulatorOptions) {
         state.batches += 1
         org.balance -= total
         for (const line of lines) line.product.creator.funds += line.amount
-        return outcome('settleUsage', `${org.name} settled ${calls} calls over ${lines.length} products: ${show(total)}`, receipts)
+        return outcome('settleUsage', `${org.name} settled ${plural(calls, 'call')} over ${plural(lines.length, 'product')}: ${show(total)}`, receipts)
       },
     },
 

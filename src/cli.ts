@@ -1,0 +1,116 @@
+/** The `haithe` command. */
+import { parseArgs } from 'node:util'
+import { sql } from 'kysely'
+import { createApiServer } from './api/index.js'
+import { UsageError, userFacingErrors } from './commands/errors.js'
+import { runDev } from './commands/dev.js'
+import { openDatabase, runMigrate } from './commands/migrate.js'
+import { runSimulate } from './commands/simulate.js'
+import { loadConfig } from './config/index.js'
+import { createContext, type Context } from './context.js'
+import { migrateToLatest } from './db/index.js'
+
+const usage = `haithe <command> [options]
+
+commands:
+  dev                  everything in one process on embedded defaults: read API, PGlite,
+                       a local anvil chain with the contracts, and the market simulator
+      --fresh          forget the persisted local chain and embedded database first
+      --seed <n>       simulator seed (default: config simulator.seed / SIMULATOR_SEED)
+  api                  the read API alone (health, readiness and metrics so far)
+  migrate              apply database migrations (safe from several processes at once)
+  simulate --events <n> [--seed <n>] [--rpc <url>]
+                       put n events on a local anvil chain as fast as it takes them
+  indexer, gateway     not built yet
+
+configuration: config/default.json, config/chains/<HAITHE_CHAIN>.json, then environment
+variables (DATABASE_URL, PORT, GATEWAY_PORT, GRPC_PORT, JWT_SECRET, SERVER_PVT_KEY,
+BLOCKCHAIN_PROVIDER_URL, LOG_LEVEL, ...); see README.md.`
+
+function positiveInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got "${value}"`)
+  return Number(value)
+}
+
+/** Stops cleanly on Ctrl-C or SIGTERM; a second signal stops at once. */
+function stopOnSignals(ctx: Context): void {
+  let stopping = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(130)
+      stopping = true
+      void ctx.shutdown.run(signal).then(() => process.exit(0))
+    })
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      fresh: { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      events: { type: 'string' },
+      rpc: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  })
+  if (!command || command === 'help' || values.help || command === '--help' || command === '-h') {
+    console.log(usage)
+    return
+  }
+
+  const seed = positiveInteger(values.seed, '--seed')
+  switch (command) {
+    case 'dev': {
+      const config = loadConfig({ chain: 'devnet', overrides: seed === undefined ? {} : { simulator: { seed } } })
+      const ctx = createContext(config, 'haithe')
+      stopOnSignals(ctx)
+      try {
+        await runDev(ctx, { fresh: values.fresh })
+      } catch (err) {
+        await ctx.shutdown.run('start-up failed')
+        throw err
+      }
+      return
+    }
+    case 'api': {
+      const ctx = createContext(loadConfig(), 'haithe-api')
+      stopOnSignals(ctx)
+      const database = await openDatabase(ctx)
+      ctx.shutdown.add('database', () => database.destroy())
+      await migrateToLatest(database.db, { logger: ctx.logger })
+      const api = createApiServer(ctx)
+      api.addReadinessCheck({ name: 'database', check: async () => (await sql`select 1`.execute(database.readDb), database.kind) })
+      const { port } = await api.listen(ctx.config.api.host, ctx.config.api.port)
+      ctx.shutdown.add('read API', () => api.close())
+      ctx.logger.info(`read API listening on http://localhost:${port}`)
+      return
+    }
+    case 'migrate':
+      return runMigrate(createContext(loadConfig(), 'haithe-migrate'))
+    case 'simulate': {
+      const events = positiveInteger(values.events, '--events')
+      if (events === undefined || events === 0) throw new UsageError('simulate needs --events <n>, a positive whole number')
+      const config = loadConfig()
+      const ctx = createContext(config, 'haithe-simulate')
+      return runSimulate(ctx, { events, seed: seed ?? config.simulator.seed, rpcUrl: values.rpc ?? config.chain.rpcUrl })
+    }
+    case 'indexer':
+    case 'gateway':
+      throw new UsageError(`haithe ${command} is not built yet`)
+    default:
+      throw new UsageError(`unknown command "${command}"; run \`haithe help\``)
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const error = err instanceof Error ? err : new Error(String(err))
+  // parseArgs reports bad flags with a code; like our own user-facing errors, one line.
+  const oneLine = userFacingErrors.has(error.name) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+  console.error(oneLine ? `haithe: ${error.message}` : error)
+  process.exit(oneLine && error.name === 'UsageError' ? 2 : 1)
+})
