@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import { createApiServer } from './api/index.js'
 import { UsageError, userFacingErrors } from './commands/errors.js'
 import { runDev } from './commands/dev.js'
+import { runIndexer } from './commands/indexer.js'
 import { openDatabase, runMigrate } from './commands/migrate.js'
 import { runSimulate } from './commands/simulate.js'
 import { loadConfig } from './config/index.js'
@@ -14,14 +15,15 @@ const usage = `haithe <command> [options]
 
 commands:
   dev                  everything in one process on embedded defaults: read API, PGlite,
-                       a local anvil chain with the contracts, and the market simulator
+                       a local anvil chain with the contracts, the indexer and the market simulator
       --fresh          forget the persisted local chain and embedded database first
       --seed <n>       simulator seed (default: config simulator.seed / SIMULATOR_SEED)
   api                  the read API alone (health, readiness and metrics so far)
   migrate              apply database migrations (safe from several processes at once)
   simulate --events <n> [--seed <n>] [--rpc <url>]
                        put n events on a local anvil chain as fast as it takes them
-  indexer, gateway     not built yet
+  indexer              the chain indexer alone (health and metrics on INDEXER_PORT, 8082)
+  gateway              not built yet
 
 configuration: config/default.json, config/chains/<HAITHE_CHAIN>.json, then environment
 variables (DATABASE_URL, PORT, GATEWAY_PORT, GRPC_PORT, JWT_SECRET, SERVER_PVT_KEY,
@@ -99,7 +101,11 @@ async function main(argv: string[]): Promise<void> {
       const ctx = createContext(config, 'haithe-simulate')
       return runSimulate(ctx, { events, seed: seed ?? config.simulator.seed, rpcUrl: values.rpc ?? config.chain.rpcUrl })
     }
-    case 'indexer':
+    case 'indexer': {
+      const ctx = createContext(loadConfig(), 'haithe-indexer')
+      stopOnSignals(ctx)
+      return runIndexer(ctx)
+    }
     case 'gateway':
       throw new UsageError(`haithe ${command} is not built yet`)
     default:
@@ -112,5 +118,6 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   // parseArgs reports bad flags with a code; like our own user-facing errors, one line.
   const oneLine = userFacingErrors.has(error.name) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
   console.error(oneLine ? `haithe: ${error.message}` : error)
-  process.exit(oneLine && error.name === 'UsageError' ? 2 : 1)
+  const usageMistake = error.name === 'UsageError' || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+  process.exit(usageMistake ? 2 : 1)
 })

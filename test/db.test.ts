@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs'
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,9 +9,13 @@ import {
   createDatabase,
   DatabaseConnectError,
   migrateToLatest,
+  defaultMigrationsDir,
   MigrationError,
 } from '../src/db/index.js'
 import { createScratchPostgresDatabase, createTestDatabase, type TestDatabase } from './support/database.js'
+
+/** Every migration the project ships, in order: what a fresh database must end up with. */
+const shippedMigrations = readdirSync(defaultMigrationsDir()).filter((f) => f.endsWith('.sql')).sort().map((f) => f.replace(/\.sql$/, ''))
 
 const backend = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'
 
@@ -54,7 +59,7 @@ describe(`database on ${backend}`, () => {
     expect(rows.find((row) => row.name === 'app')?.comment).toMatch(/write path/)
 
     const { rows: recorded } = await sql<{ name: string }>`select name from app.kysely_migration order by name`.execute(database.db)
-    expect(recorded.map((row) => row.name)).toEqual(['0001_schemas'])
+    expect(recorded.map((row) => row.name)).toEqual(shippedMigrations)
     expect(await migrateToLatest(database.db)).toEqual([])
   })
 
@@ -155,9 +160,9 @@ describe('migrations on a brand-new database', () => {
         const second = await createDatabase({ url: scratch.url })
         try {
           const applied = await Promise.all([migrateToLatest(first.db), migrateToLatest(second.db)])
-          expect(applied.flat()).toEqual(['0001_schemas'])
+          expect(applied.flat()).toEqual(shippedMigrations)
           const { rows } = await sql<{ name: string }>`select name from app.kysely_migration`.execute(first.db)
-          expect(rows).toEqual([{ name: '0001_schemas' }])
+          expect(rows).toEqual(shippedMigrations.map((name) => ({ name })))
         } finally {
           await Promise.all([first.destroy(), second.destroy()])
           await scratch.drop()
@@ -232,7 +237,7 @@ describe('embedded PGlite on disk', () => {
     try {
       const first = await createDatabase({ pgliteDir: dir })
       expect(first.kind).toBe('pglite')
-      expect(await migrateToLatest(first.db)).toEqual(['0001_schemas'])
+      expect(await migrateToLatest(first.db)).toEqual(shippedMigrations)
       await sql`create table app.kept (amount numeric(78,0))`.execute(first.db)
       await sql`insert into app.kept values (${(2n ** 255n).toString()})`.execute(first.db)
       await first.destroy()

@@ -72,6 +72,10 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
   })
   // anvil logs every request on stdout: keep draining it so the pipe never fills.
   child.stdout.resume()
+  // However this process ends (an uncaught error, process.exit), the chain goes with it.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.removeListener('exit', killOnExit))
 
   return {
     rpcUrl: `http://127.0.0.1:${port}`,

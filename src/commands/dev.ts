@@ -1,8 +1,8 @@
 /**
  * `haithe dev`: everything in one process on the embedded defaults — the read API (its
  * /health answers from the first moment), the database (PGlite under the data dir unless
- * DATABASE_URL is set), a local anvil chain with the contracts deployed, and the market
- * simulator producing live activity.
+ * DATABASE_URL is set), a local anvil chain with the contracts deployed, the indexer
+ * following it, and the market simulator producing live activity.
  */
 import { rmSync } from 'node:fs'
 import path from 'node:path'
@@ -12,6 +12,7 @@ import { toViemChain } from '../chain/index.js'
 import type { Context } from '../context.js'
 import { migrateToLatest } from '../db/index.js'
 import { createMarketChain, createMarketSimulator, startDevnet } from '../devnet/index.js'
+import { startIndexer } from './indexer.js'
 import { openDatabase } from './migrate.js'
 
 export interface DevOptions {
@@ -41,6 +42,8 @@ export async function runDev(ctx: Context, options: DevOptions): Promise<void> {
   const viemChain = toViemChain({ ...devnet.chain, explorerUrl: undefined })
   const market = createMarketChain({ rpcUrl: devnet.anvil.rpcUrl, chain: viemChain, deployment: devnet.deployment, serverKey: devnet.serverKey })
   api.addReadinessCheck({ name: 'chain', check: async () => `head ${await market.publicClient.getBlockNumber()}` })
+
+  startIndexer(ctx, database, devnet.chain, api)
 
   const simulator = await createMarketSimulator({ chain: market, seed: config.simulator.seed, weights: config.simulator.weights, logger })
   logger.info(

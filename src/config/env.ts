@@ -12,6 +12,7 @@ export const envOverrides = {
   CORS_ORIGINS: 'api.corsOrigins',
   GATEWAY_PORT: 'gateway.port',
   GRPC_PORT: 'grpc.port',
+  INDEXER_PORT: 'indexer.port',
   LOG_LEVEL: 'log.level',
   LOG_FORMAT: 'log.format',
   JWT_SECRET: 'auth.jwtSecret',

@@ -33,12 +33,13 @@ export function loadConfig(options: LoadConfigOptions = {}): HaitheConfig {
   const raw = readJson(path.join(configDir, 'default.json'), 'default configuration')
   if (env.HAITHE_CONFIG_FILE) deepMerge(raw, readJson(path.resolve(env.HAITHE_CONFIG_FILE), 'HAITHE_CONFIG_FILE'))
 
-  const chainName = options.chain ?? env.HAITHE_CHAIN ?? raw.chain
+  const chainName = options.chain ?? (env.HAITHE_CHAIN || undefined) ?? raw.chain
   if (typeof chainName !== 'string') throw new ConfigError('invalid configuration: chain must be a chain name such as devnet')
   const chainFile = path.join(configDir, 'chains', `${chainName}.json`)
   if (!existsSync(chainFile)) {
     const known = readdirSync(path.join(configDir, 'chains')).map((f) => f.replace(/\.json$/, ''))
-    throw new ConfigError(`invalid configuration: HAITHE_CHAIN "${chainName}" is not a known chain (known: ${known.join(', ')})`)
+    const source = options.chain !== undefined ? 'chain' : env.HAITHE_CHAIN ? 'HAITHE_CHAIN' : 'chain (config)'
+    throw new ConfigError(`invalid configuration: ${source} "${chainName}" is not a known chain (known: ${known.join(', ')})`)
   }
   raw.chain = readJson(chainFile, `chain file ${chainName}.json`)
 

@@ -56,6 +56,16 @@ export const configSchema = z.object({
   api: z.object({ host: z.string().min(1), port, corsOrigins: z.array(z.string()) }),
   gateway: z.object({ host: z.string().min(1), port }),
   grpc: z.object({ host: z.string().min(1), port }),
+  indexer: z.object({
+    /** Health and metrics of `haithe indexer`. */
+    port,
+    concurrency: z.number().int().min(1).max(32),
+    initialBlocks: z.number().int().min(1),
+    maxBlocks: z.number().int().min(1),
+    targetLogs: z.number().int().min(100),
+    batchEvents: z.number().int().min(1),
+    rpcTimeoutMs: z.number().int().min(100),
+  }),
   log: z.object({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'must be one of trace, debug, info, warn, error, fatal, silent' }),
     format: z.enum(['auto', 'json', 'pretty'], { error: 'must be auto, json or pretty' }),

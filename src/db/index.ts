@@ -15,4 +15,4 @@ export {
   MIGRATION_TABLE_SCHEMA,
 } from './migrate.js'
 export { PGliteDialect } from './pglite-dialect.js'
-export type { Database } from './types.js'
+export type * from './types.js'

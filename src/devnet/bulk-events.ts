@@ -40,7 +40,7 @@ export async function simulateEvents(options: BulkEventsOptions): Promise<BulkEv
   const lines = options.linesPerSettlement ?? 40
   const perBatch = options.transactionsPerBatch ?? 200
   const started = performance.now()
-  const fromBlock = (await chain.publicClient.getBlockNumber()) + 1n
+  const fromBlock = (await chain.publicClient.getBlockNumber({ cacheTime: 0 })) + 1n
 
   // 1. A market to settle against: creators, products, organizations with every product enabled.
   const sim = await createMarketSimulator({ chain, seed, weights: weightsForNothing })
@@ -104,7 +104,7 @@ export async function simulateEvents(options: BulkEventsOptions): Promise<BulkEv
     await chain.anvil.setAutomine(true)
   }
 
-  const toBlock = await chain.publicClient.getBlockNumber()
+  const toBlock = await chain.publicClient.getBlockNumber({ cacheTime: 0 })
   // Every settlement must have succeeded for the event count to be true: check the last one.
   const last = await chain.publicClient.getBlock({ blockNumber: toBlock, includeTransactions: false })
   const lastHash = last.transactions.at(-1)

@@ -46,7 +46,7 @@ export function createMarketChain(options: MarketChainOptions) {
     async confirm(pending: Promise<Hash>, what: string): Promise<TransactionReceipt> {
       const hash = await pending
       // A local chain mines at once: poll often rather than wait a whole default interval.
-      const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 10 })
+      const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 10, timeout: 60_000 })
       if (receipt.status !== 'success') throw new SimulatorTransactionError(`${what} reverted (tx ${hash})`)
       return receipt
     },

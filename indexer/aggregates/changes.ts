@@ -1,0 +1,90 @@
+/**
+ * Everything a run of blocks changes, accumulated in memory and written in one database
+ * transaction: new entities, appended rows (payments, transfers) and additive deltas for
+ * balances, counters and daily aggregates. Deltas commute, so a batch of thousands of events
+ * becomes a handful of bulk statements.
+ */
+import type { PaymentKind } from '../../src/db/index.js'
+
+export type ChainTable =
+  | 'organizations'
+  | 'creators'
+  | 'products'
+  | 'product_enablements'
+  | 'payments'
+  | 'token_transfers'
+  | 'token_balances'
+  | 'creator_revenue_daily'
+  | 'product_stats_daily'
+  | 'org_spend_daily'
+  | 'market_daily'
+  | 'market_totals'
+
+/** Additive deltas per key and field. */
+export class DeltaMap<Field extends string> {
+  readonly entries = new Map<string, Record<Field, bigint>>()
+  constructor(private readonly fields: readonly Field[]) {}
+
+  add(key: string, field: Field, amount: bigint): void {
+    let entry = this.entries.get(key)
+    if (!entry) {
+      entry = Object.fromEntries(this.fields.map((f) => [f, 0n])) as Record<Field, bigint>
+      this.entries.set(key, entry)
+    }
+    entry[field] += amount
+  }
+
+  get size(): number {
+    return this.entries.size
+  }
+}
+
+export interface NewOrganization { address: string; index: bigint; owner: string; name: string; block: number; tx: string; time: number }
+export interface NewCreator { tokenId: bigint; address: string; uri: string; block: number; tx: string; time: number }
+export interface NewProduct {
+  address: string; index: bigint; creator: string; creatorId: bigint; name: string; category: string; uri: string
+  price: bigint; block: number; tx: string; time: number
+}
+export interface PaymentRow {
+  txHash: string; logIndex: number; block: number; time: number; kind: PaymentKind; organization: string | null
+  creatorId: bigint | null; product: string | null; amount: bigint; calls: bigint | null; batchId: string | null; account: string | null
+}
+export interface TransferRow { txHash: string; logIndex: number; block: number; time: number; from: string; to: string; amount: bigint }
+export interface EnablementChange { organization: string; product: string; enabled: boolean; block: number }
+
+/** `YYYY-MM-DD` (UTC) of a block timestamp in seconds. */
+export const utcDay = (time: number): string => new Date(time * 1000).toISOString().slice(0, 10)
+
+export class BatchChanges {
+  events = 0
+  readonly tables = new Set<ChainTable>()
+
+  readonly newOrganizations: NewOrganization[] = []
+  readonly newCreators: NewCreator[] = []
+  readonly newProducts: NewProduct[] = []
+  readonly payments: PaymentRow[] = []
+  readonly transfers: TransferRow[] = []
+
+  readonly organizations = new DeltaMap(['balance', 'deposited', 'spent', 'calls', 'enabled'] as const)
+  readonly creators = new DeltaMap(['revenue', 'calls', 'withdrawn', 'claimable'] as const)
+  readonly products = new DeltaMap(['revenue', 'calls', 'enabled'] as const)
+  /** Last value wins within the batch. */
+  readonly owners = new Map<string, string>()
+  readonly prices = new Map<string, bigint>()
+  readonly enablements = new Map<string, EnablementChange>()
+
+  readonly balances = new DeltaMap(['balance'] as const)
+  readonly creatorDaily = new DeltaMap(['revenue', 'calls'] as const)
+  readonly productDaily = new DeltaMap(['revenue', 'calls'] as const)
+  readonly orgDaily = new DeltaMap(['spent', 'calls'] as const)
+  readonly marketDaily = new DeltaMap(['volume', 'calls'] as const)
+  readonly totals = new DeltaMap(['organizations', 'creators', 'products', 'calls', 'volume'] as const)
+
+  touch(...tables: ChainTable[]): void {
+    for (const t of tables) this.tables.add(t)
+  }
+
+  get isEmpty(): boolean {
+    return this.events === 0
+  }
+}

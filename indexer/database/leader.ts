@@ -1,0 +1,59 @@
+/**
+ * One writer per chain: indexer processes sharing a PostgreSQL database elect a leader with
+ * a session advisory lock, held on a dedicated connection for as long as the leader runs.
+ * When the leader dies its session ends, the lock is freed, and a standby takes over.
+ * Embedded PGlite belongs to one process, which is always the leader.
+ */
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../../src/db/index.js'
+
+/** Advisory lock keys: a fixed class ("HAIT") and the chain id. */
+const LOCK_CLASS = 0x48414954
+
+export interface Leadership {
+  /** Resolves when this process leads; waits (polling) while another one does. */
+  acquired: Promise<void>
+  release(): Promise<void>
+}
+
+export function acquireLeadership(
+  db: Kysely<Database>,
+  options: { kind: 'postgres' | 'pglite'; chainId: number; pollMs?: number; signal: AbortSignal; onWaiting?: () => void },
+): Leadership {
+  if (options.kind === 'pglite') return { acquired: Promise.resolve(), release: async () => {} }
+
+  let releaseSession!: () => void
+  const sessionDone = new Promise<void>((resolve) => (releaseSession = resolve))
+  let acquiredResolve!: () => void
+  let acquiredReject!: (err: unknown) => void
+  const acquired = new Promise<void>((resolve, reject) => {
+    acquiredResolve = resolve
+    acquiredReject = reject
+  })
+
+  const held = db
+    .connection()
+    .execute(async (connection) => {
+      let warned = false
+      for (;;) {
+        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${LOCK_CLASS}, ${options.chainId}) as locked`.execute(connection)
+        if (rows[0]?.locked) break
+        if (!warned) options.onWaiting?.()
+        warned = true
+        if (options.signal.aborted) throw options.signal.reason
+        await new Promise((r) => setTimeout(r, options.pollMs ?? 1000))
+      }
+      acquiredResolve()
+      await sessionDone
+      await sql`select pg_advisory_unlock(${LOCK_CLASS}, ${options.chainId})`.execute(connection)
+    })
+    .catch((err: unknown) => acquiredReject(err))
+
+  return {
+    acquired,
+    release: async () => {
+      releaseSession()
+      await held
+    },
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * Writes a batch of changes in the caller's transaction. Rows go in as one statement per
+ * table with a column-array parameter each (`unnest`), so a batch of 20,000 payments costs
+ * one round trip; deltas are applied additively. Every statement is parameterized.
+ *
+ * An update that finds fewer rows than it has deltas means an event refers to an entity the
+ * index does not hold: that is a bug or a corrupt index, and the batch fails loudly rather
+ * than dropping money on the floor.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { Database } from '../../src/db/index.js'
+import type { BatchChanges, DeltaMap } from '../aggregates/changes.js'
+import { pgArrayLiteral } from './pg-array.js'
+
+type Db = Kysely<Database> | Transaction<Database>
+
+export class IndexInvariantError extends Error {
+  override name = 'IndexInvariantError'
+}
+
+function column<T>(rows: readonly T[], pick: (row: T) => string | number | bigint | null): string {
+  return pgArrayLiteral(rows.map(pick))
+}
+
+/** Keys and per-field values of a delta map, as parallel arrays of decimal strings. */
+function deltaColumns<F extends string>(map: DeltaMap<F>, fields: readonly F[]) {
+  const keys = [...map.entries.keys()]
+  const values = fields.map((f) => pgArrayLiteral(keys.map((k) => map.entries.get(k)![f])))
+  return { keys: pgArrayLiteral(keys), count: keys.length, values }
+}
+
+async function expectUpdated(result: Promise<{ numAffectedRows?: bigint }>, expected: number, what: string) {
+  const affected = Number((await result).numAffectedRows ?? 0n)
+  if (affected !== expected) throw new IndexInvariantError(`${what}: ${expected} entities changed but ${affected} found in the index`)
+}
+
+export async function writeBatch(db: Db, chainId: number, changes: BatchChanges): Promise<void> {
+  if (changes.newOrganizations.length > 0) {
+    await db
+      .insertInto('chain.organizations')
+      .values(changes.newOrganizations.map((o) => ({
+        chain_id: chainId, address: o.address, index: o.index, owner: o.owner, name: o.name,
+        created_block: BigInt(o.block), created_tx: o.tx, created_at: new Date(o.time * 1000),
+      })))
+      .execute()
+  }
+  if (changes.newCreators.length > 0) {
+    await db
+      .insertInto('chain.creators')
+      .values(changes.newCreators.map((c) => ({
+        chain_id: chainId, token_id: c.tokenId, address: c.address, uri: c.uri,
+        registered_block: BigInt(c.block), registered_tx: c.tx, registered_at: new Date(c.time * 1000),
+      })))
+      .execute()
+  }
+  if (changes.newProducts.length > 0) {
+    await db
+      .insertInto('chain.products')
+      .values(changes.newProducts.map((p) => ({
+        chain_id: chainId, address: p.address, index: p.index, creator: p.creator, creator_id: p.creatorId, name: p.name,
+        category: p.category, uri: p.uri, price: p.price, created_block: BigInt(p.block), created_tx: p.tx, created_at: new Date(p.time * 1000),
+      })))
+      .execute()
+  }
+
+  const p = changes.payments
+  if (p.length > 0) {
+    await sql`
+      insert into chain.payments (chain_id, tx_hash, log_index, block_number, block_time, kind, organization, creator_id, product, amount, calls, batch_id, account)
+      select ${chainId}, t.tx_hash, t.log_index, t.block_number, to_timestamp(t.time), t.kind, t.organization, t.creator_id, t.product, t.amount, t.calls, t.batch_id, t.account
+      from unnest(
+        ${column(p, (r) => r.txHash)}::text[], ${column(p, (r) => r.logIndex)}::int[], ${column(p, (r) => r.block)}::int8[],
+        ${column(p, (r) => r.time)}::int8[], ${column(p, (r) => r.kind)}::text[], ${column(p, (r) => r.organization)}::text[],
+        ${column(p, (r) => r.creatorId)}::int8[], ${column(p, (r) => r.product)}::text[],
+        ${column(p, (r) => r.amount)}::numeric[], ${column(p, (r) => r.calls)}::int8[],
+        ${column(p, (r) => r.batchId)}::text[], ${column(p, (r) => r.account)}::text[]
+      ) as t(tx_hash, log_index, block_number, time, kind, organization, creator_id, product, amount, calls, batch_id, account)
+    `.execute(db)
+  }
+
+  const tr = changes.transfers
+  if (tr.length > 0) {
+    await sql`
+      insert into chain.token_transfers (chain_id, tx_hash, log_index, block_number, block_time, from_address, to_address, amount)
+      select ${chainId}, t.tx_hash, t.log_index, t.block_number, to_timestamp(t.time), t.from_address, t.to_address, t.amount
+      from unnest(
+        ${column(tr, (r) => r.txHash)}::text[], ${column(tr, (r) => r.logIndex)}::int[], ${column(tr, (r) => r.block)}::int8[],
+        ${column(tr, (r) => r.time)}::int8[], ${column(tr, (r) => r.from)}::text[], ${column(tr, (r) => r.to)}::text[],
+        ${column(tr, (r) => r.amount)}::numeric[]
+      ) as t(tx_hash, log_index, block_number, time, from_address, to_address, amount)
+    `.execute(db)
+  }
+
+  if (changes.organizations.size > 0) {
+    const { keys, count, values: [balance, deposited, spent, calls, enabled] } = deltaColumns(changes.organizations, ['balance', 'deposited', 'spent', 'calls', 'enabled'])
+    await expectUpdated(
+      sql`
+        update chain.organizations as o set
+          balance = o.balance + d.balance, deposited = o.deposited + d.deposited, spent = o.spent + d.spent,
+          calls = o.calls + d.calls, enabled_product_count = o.enabled_product_count + d.enabled
+        from unnest(${keys}::text[], ${balance}::numeric[], ${deposited}::numeric[], ${spent}::numeric[], ${calls}::int8[], ${enabled}::int[])
+          as d(address, balance, deposited, spent, calls, enabled)
+        where o.chain_id = ${chainId} and o.address = d.address
+      `.execute(db),
+      count,
+      'organizations',
+    )
+  }
+  if (changes.creators.size > 0) {
+    const { keys, count, values: [revenue, calls, withdrawn, claimable] } = deltaColumns(changes.creators, ['revenue', 'calls', 'withdrawn', 'claimable'])
+    await expectUpdated(
+      sql`
+        update chain.creators as c set
+          revenue = c.revenue + d.revenue, calls = c.calls + d.calls, withdrawn = c.withdrawn + d.withdrawn, claimable = c.claimable + d.claimable
+        from unnest(${keys}::int8[], ${revenue}::numeric[], ${calls}::int8[], ${withdrawn}::numeric[], ${claimable}::numeric[])
+          as d(token_id, revenue, calls, withdrawn, claimable)
+        where c.chain_id = ${chainId} and c.token_id = d.token_id
+      `.execute(db),
+      count,
+      'creators',
+    )
+  }
+  if (changes.products.size > 0) {
+    const { keys, count, values: [revenue, calls, enabled] } = deltaColumns(changes.products, ['revenue', 'calls', 'enabled'])
+    await expectUpdated(
+      sql`
+        update chain.products as p set revenue = p.revenue + d.revenue, calls = p.calls + d.calls, enabled_count = p.enabled_count + d.enabled
+        from unnest(${keys}::text[], ${revenue}::numeric[], ${calls}::int8[], ${enabled}::int[]) as d(address, revenue, calls, enabled)
+        where p.chain_id = ${chainId} and p.address = d.address
+      `.execute(db),
+      count,
+      'products',
+    )
+  }
+  if (changes.owners.size > 0) {
+    const keys = [...changes.owners.keys()]
+    await expectUpdated(
+      sql`
+        update chain.organizations as o set owner = d.owner
+        from unnest(${pgArrayLiteral(keys)}::text[], ${pgArrayLiteral(keys.map((k) => changes.owners.get(k)!))}::text[]) as d(address, owner)
+        where o.chain_id = ${chainId} and o.address = d.address
+      `.execute(db),
+      keys.length,
+      'organization owners',
+    )
+  }
+  if (changes.prices.size > 0) {
+    const keys = [...changes.prices.keys()]
+    await expectUpdated(
+      sql`
+        update chain.products as p set price = d.price
+        from unnest(${pgArrayLiteral(keys)}::text[], ${pgArrayLiteral(keys.map((k) => changes.prices.get(k)!))}::numeric[]) as d(address, price)
+        where p.chain_id = ${chainId} and p.address = d.address
+      `.execute(db),
+      keys.length,
+      'product prices',
+    )
+  }
+  if (changes.enablements.size > 0) {
+    const rows = [...changes.enablements.values()]
+    await db
+      .insertInto('chain.product_enablements')
+      .values(rows.map((e) => ({ chain_id: chainId, organization: e.organization, product: e.product, enabled: e.enabled, updated_block: BigInt(e.block) })))
+      .onConflict((oc) => oc.columns(['chain_id', 'organization', 'product']).doUpdateSet((eb) => ({
+        enabled: eb.ref('excluded.enabled'),
+        updated_block: eb.ref('excluded.updated_block'),
+      })))
+      .execute()
+  }
+
+  if (changes.balances.size > 0) {
+    const { keys, values: [balance] } = deltaColumns(changes.balances, ['balance'])
+    await sql`
+      insert into chain.token_balances (chain_id, address, balance)
+      select ${chainId}, d.address, d.balance from unnest(${keys}::text[], ${balance}::numeric[]) as d(address, balance)
+      on conflict (chain_id, address) do update set balance = chain.token_balances.balance + excluded.balance
+    `.execute(db)
+  }
+  if (changes.creatorDaily.size > 0) {
+    const { keys, values: [revenue, calls] } = deltaColumns(changes.creatorDaily, ['revenue', 'calls'])
+    await sql`
+      insert into chain.creator_revenue_daily (chain_id, creator_id, day, revenue, calls)
+      select ${chainId}, split_part(d.k, '|', 1)::int8, split_part(d.k, '|', 2)::date, d.revenue, d.calls
+      from unnest(${keys}::text[], ${revenue}::numeric[], ${calls}::int8[]) as d(k, revenue, calls)
+      on conflict (chain_id, creator_id, day) do update set
+        revenue = chain.creator_revenue_daily.revenue + excluded.revenue, calls = chain.creator_revenue_daily.calls + excluded.calls
+    `.execute(db)
+  }
+  if (changes.productDaily.size > 0) {
+    const { keys, values: [revenue, calls] } = deltaColumns(changes.productDaily, ['revenue', 'calls'])
+    await sql`
+      insert into chain.product_stats_daily (chain_id, product, day, revenue, calls)
+      select ${chainId}, split_part(d.k, '|', 1), split_part(d.k, '|', 2)::date, d.revenue, d.calls
+      from unnest(${keys}::text[], ${revenue}::numeric[], ${calls}::int8[]) as d(k, revenue, calls)
+      on conflict (chain_id, product, day) do update set
+        revenue = chain.product_stats_daily.revenue + excluded.revenue, calls = chain.product_stats_daily.calls + excluded.calls
+    `.execute(db)
+  }
+  if (changes.orgDaily.size > 0) {
+    const { keys, values: [spent, calls] } = deltaColumns(changes.orgDaily, ['spent', 'calls'])
+    await sql`
+      insert into chain.org_spend_daily (chain_id, organization, day, spent, calls)
+      select ${chainId}, split_part(d.k, '|', 1), split_part(d.k, '|', 2)::date, d.spent, d.calls
+      from unnest(${keys}::text[], ${spent}::numeric[], ${calls}::int8[]) as d(k, spent, calls)
+      on conflict (chain_id, organization, day) do update set
+        spent = chain.org_spend_daily.spent + excluded.spent, calls = chain.org_spend_daily.calls + excluded.calls
+    `.execute(db)
+  }
+  if (changes.marketDaily.size > 0) {
+    const { keys, values: [volume, calls] } = deltaColumns(changes.marketDaily, ['volume', 'calls'])
+    await sql`
+      insert into chain.market_daily (chain_id, day, volume, calls)
+      select ${chainId}, d.day::date, d.volume, d.calls from unnest(${keys}::text[], ${volume}::numeric[], ${calls}::int8[]) as d(day, volume, calls)
+      on conflict (chain_id, day) do update set
+        volume = chain.market_daily.volume + excluded.volume, calls = chain.market_daily.calls + excluded.calls
+    `.execute(db)
+  }
+  const totals = changes.totals.entries.get('')
+  if (totals) {
+    await db
+      .insertInto('chain.market_totals')
+      .values({ chain_id: chainId, organizations: totals.organizations, creators: totals.creators, products: totals.products, calls: totals.calls, volume: totals.volume })
+      .onConflict((oc) => oc.column('chain_id').doUpdateSet({
+        organizations: sql`chain.market_totals.organizations + excluded.organizations`,
+        creators: sql`chain.market_totals.creators + excluded.creators`,
+        products: sql`chain.market_totals.products + excluded.products`,
+        calls: sql`chain.market_totals.calls + excluded.calls`,
+        volume: sql`chain.market_totals.volume + excluded.volume`,
+      }))
+      .execute()
+  }
+}

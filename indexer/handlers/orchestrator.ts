@@ -1,0 +1,113 @@
+/** HaitheOrchestrator: creations (organizations, products, creators) and every charge. */
+import { decodeAbiParameters } from 'viem'
+import { utcDay, type BatchChanges } from '../aggregates/changes.js'
+import type { KnownContracts } from './known-contracts.js'
+import { dataWord, topicAddress, topicWord, ZERO_ADDRESS, type PlacedLog } from './log.js'
+import { topics } from './topics.js'
+
+const organizationCreatedData = [{ type: 'string' }, { type: 'uint256' }] as const
+const productCreatedData = [{ type: 'string' }, { type: 'string' }, { type: 'string' }, { type: 'uint256' }, { type: 'uint256' }] as const
+const creatorRegisteredData = [{ type: 'string' }] as const
+
+/** Adds the children this log creates to the known sets (run over a range before applying it). */
+export function discoverChild(log: PlacedLog, known: KnownContracts): void {
+  const topic0 = log.raw.topics[0]
+  if (topic0 === topics.organizationCreated) known.organizations.add(topicAddress(log.raw.topics[1]))
+  else if (topic0 === topics.productCreated) known.products.add(topicAddress(log.raw.topics[1]))
+}
+
+export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boolean {
+  const { topics: t, data } = log.raw
+  const day = utcDay(log.time)
+  switch (t[0]) {
+    case topics.organizationCreated: {
+      const [name, index] = decodeAbiParameters(organizationCreatedData, data as `0x${string}`)
+      changes.newOrganizations.push({ address: topicAddress(t[1]), owner: topicAddress(t[2]), name, index, block: log.block, tx: log.txHash, time: log.time })
+      changes.totals.add('', 'organizations', 1n)
+      changes.touch('organizations', 'market_totals')
+      return true
+    }
+    case topics.productCreated: {
+      const [name, category, uri, price, index] = decodeAbiParameters(productCreatedData, data as `0x${string}`)
+      changes.newProducts.push({
+        address: topicAddress(t[1]), creator: topicAddress(t[2]), creatorId: topicWord(t[3]),
+        name, category, uri, price, index, block: log.block, tx: log.txHash, time: log.time,
+      })
+      changes.totals.add('', 'products', 1n)
+      changes.touch('products', 'market_totals')
+      return true
+    }
+    case topics.creatorRegistered: {
+      const [uri] = decodeAbiParameters(creatorRegisteredData, data as `0x${string}`)
+      changes.newCreators.push({ address: topicAddress(t[1]), tokenId: topicWord(t[2]), uri, block: log.block, tx: log.txHash, time: log.time })
+      changes.totals.add('', 'creators', 1n)
+      changes.touch('creators', 'market_totals')
+      return true
+    }
+    case topics.organizationExpenditure: {
+      const organization = topicAddress(t[1])
+      const amount = dataWord(data, 0)
+      changes.organizations.add(organization, 'spent', amount)
+      changes.orgDaily.add(`${organization}|${day}`, 'spent', amount)
+      changes.touch('organizations', 'org_spend_daily')
+      return true
+    }
+    case topics.creatorPaid: {
+      const organization = topicAddress(t[1])
+      const creatorId = topicWord(t[2])
+      const product = topicAddress(t[3])
+      const amount = dataWord(data, 0)
+      const calls = dataWord(data, 1)
+      const isProduct = product !== ZERO_ADDRESS
+      changes.payments.push({
+        txHash: log.txHash, logIndex: log.logIndex, block: log.block, time: log.time, kind: 'charge', organization,
+        creatorId, product: isProduct ? product : null, amount, calls, batchId: null, account: null,
+      })
+      const creatorKey = creatorId.toString()
+      changes.creators.add(creatorKey, 'revenue', amount)
+      changes.creators.add(creatorKey, 'claimable', amount)
+      changes.creators.add(creatorKey, 'calls', calls)
+      changes.creatorDaily.add(`${creatorKey}|${day}`, 'revenue', amount)
+      changes.creatorDaily.add(`${creatorKey}|${day}`, 'calls', calls)
+      if (isProduct) {
+        changes.products.add(product, 'revenue', amount)
+        changes.products.add(product, 'calls', calls)
+        changes.productDaily.add(`${product}|${day}`, 'revenue', amount)
+        changes.productDaily.add(`${product}|${day}`, 'calls', calls)
+        changes.touch('products', 'product_stats_daily')
+      }
+      changes.marketDaily.add(day, 'volume', amount)
+      changes.totals.add('', 'volume', amount)
+      changes.touch('payments', 'creators', 'creator_revenue_daily', 'market_daily', 'market_totals')
+      return true
+    }
+    case topics.modelFeePaid: {
+      const organization = topicAddress(t[1])
+      const amount = dataWord(data, 0)
+      const calls = dataWord(data, 1)
+      changes.payments.push({
+        txHash: log.txHash, logIndex: log.logIndex, block: log.block, time: log.time, kind: 'model_fee', organization,
+        creatorId: null, product: null, amount, calls, batchId: null, account: null,
+      })
+      changes.organizations.add(organization, 'calls', calls)
+      changes.orgDaily.add(`${organization}|${day}`, 'calls', calls)
+      changes.marketDaily.add(day, 'volume', amount)
+      changes.marketDaily.add(day, 'calls', calls)
+      changes.totals.add('', 'volume', amount)
+      changes.totals.add('', 'calls', calls)
+      changes.touch('payments', 'organizations', 'org_spend_daily', 'market_daily', 'market_totals')
+      return true
+    }
+    case topics.usageSettled: {
+      changes.payments.push({
+        txHash: log.txHash, logIndex: log.logIndex, block: log.block, time: log.time, kind: 'settlement',
+        organization: topicAddress(t[1]), creatorId: null, product: null, amount: dataWord(data, 0), calls: null,
+        batchId: t[2]!.toLowerCase(), account: null,
+      })
+      changes.touch('payments')
+      return true
+    }
+    default:
+      return false
+  }
+}

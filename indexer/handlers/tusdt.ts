@@ -1,0 +1,32 @@
+/** tUSDT: every transfer, wallet balances, and organizations' balances and deposits. */
+import type { BatchChanges } from '../aggregates/changes.js'
+import type { KnownContracts } from './known-contracts.js'
+import { dataWord, topicAddress, ZERO_ADDRESS, type PlacedLog } from './log.js'
+import { topics } from './topics.js'
+
+export function applyTusdtLog(log: PlacedLog, changes: BatchChanges, known: KnownContracts): boolean {
+  const t = log.raw.topics
+  // ERC-20 Transfer has three topics; anything else from the token (Approval, ownership) is not ours.
+  if (t[0] !== topics.transfer || t.length !== 3) return false
+  const from = topicAddress(t[1])
+  const to = topicAddress(t[2])
+  const amount = dataWord(log.raw.data, 0)
+  changes.transfers.push({ txHash: log.txHash, logIndex: log.logIndex, block: log.block, time: log.time, from, to, amount })
+  if (from !== ZERO_ADDRESS) changes.balances.add(from, 'balance', -amount)
+  if (to !== ZERO_ADDRESS) changes.balances.add(to, 'balance', amount)
+  changes.touch('token_transfers', 'token_balances')
+  if (known.organizations.has(from)) {
+    changes.organizations.add(from, 'balance', -amount)
+    changes.touch('organizations')
+  }
+  if (known.organizations.has(to)) {
+    changes.organizations.add(to, 'balance', amount)
+    changes.organizations.add(to, 'deposited', amount)
+    changes.payments.push({
+      txHash: log.txHash, logIndex: log.logIndex, block: log.block, time: log.time, kind: 'deposit', organization: to,
+      creatorId: null, product: null, amount, calls: null, batchId: null, account: from,
+    })
+    changes.touch('organizations', 'payments')
+  }
+  return true
+}

@@ -1,0 +1,5 @@
+export { createIndexer, defaultTuning, type Indexer, type IndexerOptions, type IndexerStatus, type IndexerTuning, type IndexerRole } from './indexer.js'
+export { INDEX_CHANNEL, type IndexNotification } from './database/commit.js'
+export { ReorgTooDeepError } from './reorg/rollback.js'
+export { IndexInvariantError } from './database/write-batch.js'
+export { describeProgress } from './progress.js'

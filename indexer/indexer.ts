@@ -1,0 +1,300 @@
+/**
+ * The chain indexer: backfills final blocks in large batches, then follows the head block by
+ * block, journaling each unfinalized block's changes so a reorg can be rolled back to the
+ * common ancestor. Every step commits its changes with the checkpoint, so it can be killed at
+ * any instant and resume with no gap and no duplicate.
+ */
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { ChainConfig } from '../src/config/index.js'
+import type { Database } from '../src/db/index.js'
+import { BatchChanges } from './aggregates/changes.js'
+import { readCheckpoint, type Checkpoint } from './database/checkpoint.js'
+import { commitBatch, pruneFinalized, type BlockHeader } from './database/commit.js'
+import { acquireLeadership } from './database/leader.js'
+import { IndexInvariantError } from './database/write-batch.js'
+import { applyLogs, type KnownContracts } from './handlers/index.js'
+import { createIndexerMetrics } from './metrics.js'
+import { describeProgress } from './progress.js'
+import { findCommonAncestor, ReorgTooDeepError, rollbackTo, storedBlocks } from './reorg/rollback.js'
+import { fetchLogs, placeLogs, type LogSources } from './sync/fetch-logs.js'
+import { fetchHistorical } from './sync/historical.js'
+import { createRangeSizer } from './sync/ranges.js'
+import { createRpcClient, RpcRequestError } from './sync/rpc.js'
+
+export interface IndexerTuning {
+  /** eth_getLogs requests in flight during backfill. */
+  concurrency: number
+  initialBlocks: number
+  maxBlocks: number
+  /** Logs per request the range sizer aims for. */
+  targetLogs: number
+  /** Events per backfill transaction. */
+  batchEvents: number
+  rpcTimeoutMs: number
+}
+
+export const defaultTuning: IndexerTuning = {
+  concurrency: 4,
+  initialBlocks: 2_000,
+  maxBlocks: 200_000,
+  targetLogs: 10_000,
+  batchEvents: 20_000,
+  rpcTimeoutMs: 15_000,
+}
+
+export interface IndexerOptions {
+  db: Kysely<Database>
+  kind: 'postgres' | 'pglite'
+  chain: ChainConfig
+  logger: Logger
+  metrics: Registry
+  signal: AbortSignal
+  tuning?: Partial<IndexerTuning>
+}
+
+export type IndexerRole = 'starting' | 'standby' | 'backfill' | 'realtime' | 'stopped' | 'failed'
+
+export interface IndexerStatus {
+  role: IndexerRole
+  chainId: number
+  head: number | null
+  indexed: number | null
+  finalized: number | null
+  eventsPerSecond: number
+  rpcHealthy: boolean
+  /** Caught up with the head (within one block) and the RPC answers. */
+  ready: boolean
+  error?: string
+}
+
+/** Errors after which the index must not be touched again without a person looking. */
+const isFatal = (err: unknown) =>
+  err instanceof ReorgTooDeepError || err instanceof IndexInvariantError || (err instanceof RpcRequestError && !err.retryable)
+
+export function createIndexer(options: IndexerOptions) {
+  const { db, chain, logger, signal } = options
+  const tuning = { ...defaultTuning, ...options.tuning }
+  const chainId = chain.chainId
+  const metrics = createIndexerMetrics(options.metrics)
+  const rpc = createRpcClient({ url: chain.rpcUrl, timeoutMs: tuning.rpcTimeoutMs, metrics: options.metrics, logger, signal })
+  const sizer = createRangeSizer({ initialBlocks: tuning.initialBlocks, maxBlocks: tuning.maxBlocks, targetLogs: tuning.targetLogs })
+  const { orchestrator, creatorIdentity, tusdt, startBlock } = chain.contracts
+  const sources: LogSources = { fixed: [orchestrator, creatorIdentity, tusdt] }
+
+  const status: IndexerStatus = { role: 'starting', chainId, head: null, indexed: null, finalized: null, eventsPerSecond: 0, rpcHealthy: true, ready: false }
+  const rate: { at: number; events: number }[] = []
+  let eventsTotal = 0
+  let checkpoint: Checkpoint = { block: startBlock - 1, hash: null }
+  let known: KnownContracts = { orchestrator, creatorIdentity, tusdt, organizations: new Set(), products: new Set() }
+
+  const hex = (n: number) => `0x${n.toString(16)}`
+
+  async function header(number: number): Promise<BlockHeader | null> {
+    const block = await rpc.request<{ number: string; hash: string; parentHash: string; timestamp: string } | null>('eth_getBlockByNumber', [hex(number), false])
+    return block && { number, hash: block.hash, parentHash: block.parentHash, timestamp: Number.parseInt(block.timestamp, 16) }
+  }
+
+  async function loadState(): Promise<void> {
+    checkpoint = (await readCheckpoint(db, chainId)) ?? { block: startBlock - 1, hash: null }
+    const [organizations, products] = await Promise.all([
+      db.selectFrom('chain.organizations').select('address').where('chain_id', '=', chainId).execute(),
+      db.selectFrom('chain.products').select('address').where('chain_id', '=', chainId).execute(),
+    ])
+    known = { orchestrator, creatorIdentity, tusdt, organizations: new Set(organizations.map((r) => r.address)), products: new Set(products.map((r) => r.address)) }
+    status.indexed = checkpoint.block
+  }
+
+  function recordProgress(events: number, head: number): void {
+    eventsTotal += events
+    metrics.events.inc(events)
+    metrics.indexed.set(checkpoint.block)
+    metrics.lag.set(Math.max(0, head - checkpoint.block))
+    status.indexed = checkpoint.block
+    const now = Date.now()
+    rate.push({ at: now, events: eventsTotal })
+    while (rate.length > 2 && now - rate[0]!.at > 10_000) rate.shift()
+    const first = rate[0]!
+    status.eventsPerSecond = now > first.at ? Math.round(((eventsTotal - first.events) * 1000) / (now - first.at)) : 0
+  }
+
+  /** Final blocks from checkpoint+1 to `target`, in large batches without undo data. */
+  async function backfill(target: number, head: number): Promise<void> {
+    status.role = 'backfill'
+    const from = checkpoint.block + 1
+    const started = Date.now()
+    let events = 0
+    let lastReport = 0
+    let pending: Promise<void> | undefined
+    let changes = new BatchChanges()
+    let batchFrom = from
+
+    const flush = async (to: number) => {
+      const batch = changes
+      const batchStart = batchFrom
+      changes = new BatchChanges()
+      batchFrom = to + 1
+      await pending // one commit in flight: the next batch is decoded while this one is written
+      pending = commitBatch(db, { chainId, fromBlock: batchStart, checkpoint: { block: to, hash: null }, changes: batch }).then(() => {
+        checkpoint = { block: to, hash: null }
+        events += batch.events
+        recordProgress(batch.events, head)
+        if (Date.now() - lastReport > 2_000 || to === target) {
+          lastReport = Date.now()
+          const progress = describeProgress({ fromBlock: from, toBlock: target, doneBlock: to, events, elapsedMs: Date.now() - started })
+          logger.info({ block: to, target, eventsPerSecond: progress.eventsPerSecond }, progress.message)
+        }
+      })
+      pending.catch(() => {}) // awaited before the next commit or at the end
+    }
+
+    for await (const range of fetchHistorical({ rpc, sources, sizer, from, to: target, concurrency: tuning.concurrency })) {
+      if (signal.aborted) break
+      applyLogs(range.logs, changes, known)
+      if (changes.events >= tuning.batchEvents || range.to === target) await flush(range.to)
+    }
+    await pending
+  }
+
+  /** Rolls back to the newest stored block the node still has. */
+  async function handleReorg(reason: string): Promise<void> {
+    const stored = await storedBlocks(db, chainId)
+    const ancestor = await findCommonAncestor(
+      stored,
+      async (n) => (await header(n))?.hash ?? '',
+      chain.finalityDepth,
+    )
+    const undone = await rollbackTo(db, chainId, ancestor, checkpoint.block)
+    metrics.reorgs.inc()
+    logger.warn({ reason, from: checkpoint.block, ancestor: ancestor.number, depth: checkpoint.block - ancestor.number, undone }, `reorg: rolled back to block ${ancestor.number}`)
+    await loadState()
+    checkpoint = { block: ancestor.number, hash: ancestor.hash }
+  }
+
+  /** The checkpoint block as the base of the unfinalized window (its hash known and stored). */
+  async function ensureBase(): Promise<void> {
+    if (checkpoint.hash !== null) return
+    const base = await header(checkpoint.block)
+    if (!base) throw new Error(`the node does not have block ${checkpoint.block} yet`)
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('chain.blocks').values({ chain_id: chainId, number: BigInt(base.number), hash: base.hash, parent_hash: base.parentHash, timestamp: BigInt(base.timestamp) })
+        .onConflict((oc) => oc.columns(['chain_id', 'number']).doNothing()).execute()
+      await trx.updateTable('chain.checkpoints').set({ block_hash: base.hash }).where('chain_id', '=', chainId).execute()
+    })
+    checkpoint = { block: checkpoint.block, hash: base.hash }
+  }
+
+  /** Unfinalized blocks one at a time, each journaled under its number. */
+  async function followHead(head: number): Promise<void> {
+    await ensureBase()
+    for (let n = checkpoint.block + 1; n <= head && !signal.aborted; n++) {
+      const block = await header(n)
+      if (!block) return // a load-balanced node may not have it yet
+      if (block.parentHash !== checkpoint.hash) return handleReorg(`block ${n}'s parent is not the indexed block ${checkpoint.block}`)
+      const logs = await placeLogs(rpc, await fetchLogs(rpc, sources, { blockHash: block.hash }), new Map([[n, block.timestamp]]))
+      const changes = new BatchChanges()
+      applyLogs(logs, changes, known)
+      await commitBatch(db, { chainId, fromBlock: n, checkpoint: { block: n, hash: block.hash }, changes, unfinalizedBlock: block })
+      checkpoint = { block: n, hash: block.hash }
+      recordProgress(changes.events, head)
+    }
+  }
+
+  async function step(): Promise<'idle' | 'busy'> {
+    const head = Number.parseInt(await rpc.request<string>('eth_blockNumber', []), 16)
+    const finalized = Math.max(startBlock - 1, head - chain.finalityDepth)
+    status.head = head
+    status.finalized = finalized
+    metrics.head.set(head)
+    metrics.lag.set(Math.max(0, head - checkpoint.block))
+
+    // An unfinalized checkpoint must still be on the chain before anything is built on it.
+    if (checkpoint.hash !== null && checkpoint.block > finalized - 1) {
+      const current = await header(checkpoint.block)
+      if (current && current.hash !== checkpoint.hash) {
+        await handleReorg(`indexed block ${checkpoint.block} is no longer on the chain`)
+        return 'busy'
+      }
+    }
+    if (checkpoint.block < finalized) {
+      await backfill(finalized, head)
+      return 'busy'
+    }
+    if (checkpoint.block < head) {
+      status.role = 'realtime'
+      await followHead(head)
+      await pruneFinalized(db, chainId, finalized)
+      return 'busy'
+    }
+    status.role = 'realtime'
+    return 'idle'
+  }
+
+  async function run(): Promise<void> {
+    const leadership = acquireLeadership(db, {
+      kind: options.kind,
+      chainId,
+      signal,
+      onWaiting: () => {
+        status.role = 'standby'
+        logger.info({ chainId }, 'indexer: another process leads for this chain; waiting as standby')
+      },
+    })
+    try {
+      await leadership.acquired
+      logger.info({ chainId, rpc: chain.rpcUrl.replace(/\/\/[^@/]*@/, '//***@') }, 'indexer: leading')
+      await loadState()
+      let failures = 0
+      while (!signal.aborted) {
+        try {
+          const state = await step()
+          failures = 0
+          status.error = undefined
+          if (state === 'idle') await sleep(chain.pollingIntervalMs, signal)
+        } catch (err) {
+          if (signal.aborted) break
+          if (isFatal(err)) {
+            status.role = 'failed'
+            status.error = (err as Error).message
+            logger.error({ err }, `indexer stopped: ${(err as Error).message}`)
+            throw err
+          }
+          failures += 1
+          status.error = (err as Error).message
+          logger.warn({ err, failures }, 'indexer step failed; resuming from the checkpoint')
+          await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal)
+          await loadState().catch(() => {})
+        }
+      }
+    } finally {
+      if (status.role !== 'failed') status.role = 'stopped'
+      await leadership.release().catch(() => {})
+    }
+  }
+
+  function currentStatus(): IndexerStatus {
+    const health = rpc.health()
+    status.rpcHealthy = health.healthy
+    status.ready =
+      status.role === 'realtime' && health.healthy && status.head !== null && status.indexed !== null && status.head - status.indexed <= 1
+    return { ...status }
+  }
+
+  return { run, status: currentStatus }
+}
+
+export type Indexer = ReturnType<typeof createIndexer>
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done)
+  })
+}
