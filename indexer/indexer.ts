@@ -37,10 +37,10 @@ export interface IndexerTuning {
 
 export const defaultTuning: IndexerTuning = {
   concurrency: 4,
-  initialBlocks: 2_000,
+  initialBlocks: 10,
   maxBlocks: 200_000,
-  targetLogs: 10_000,
-  batchEvents: 20_000,
+  targetLogs: 5_000,
+  batchEvents: 10_000,
   rpcTimeoutMs: 15_000,
 }
 
@@ -78,7 +78,12 @@ export function createIndexer(options: IndexerOptions) {
   const tuning = { ...defaultTuning, ...options.tuning }
   const chainId = chain.chainId
   const metrics = createIndexerMetrics(options.metrics)
-  const rpc = createRpcClient({ url: chain.rpcUrl, timeoutMs: tuning.rpcTimeoutMs, metrics: options.metrics, logger, signal })
+  // A range that turns out much denser than the last one is refused past ~2 KB per targeted log
+  // and split, rather than parsed whole: that bounds the memory one response can take.
+  const rpc = createRpcClient({
+    url: chain.rpcUrl, timeoutMs: tuning.rpcTimeoutMs, metrics: options.metrics, logger, signal,
+    maxResponseBytes: Math.max(4 * 2 ** 20, tuning.targetLogs * 2048),
+  })
   const sizer = createRangeSizer({ initialBlocks: tuning.initialBlocks, maxBlocks: tuning.maxBlocks, targetLogs: tuning.targetLogs })
   const { orchestrator, creatorIdentity, tusdt, startBlock } = chain.contracts
   const sources: LogSources = { fixed: [orchestrator, creatorIdentity, tusdt] }
@@ -143,18 +148,42 @@ export function createIndexer(options: IndexerOptions) {
         if (Date.now() - lastReport > 2_000 || to === target) {
           lastReport = Date.now()
           const progress = describeProgress({ fromBlock: from, toBlock: target, doneBlock: to, events, elapsedMs: Date.now() - started })
-          logger.info({ block: to, target, eventsPerSecond: progress.eventsPerSecond }, progress.message)
+          // A few blocks of catch-up between realtime polls is routine: only a real backfill reports.
+          const level = target - from >= 1_000 ? 'info' : 'debug'
+          logger[level]({ block: to, target, eventsPerSecond: progress.eventsPerSecond }, progress.message)
         }
       })
       pending.catch(() => {}) // awaited before the next commit or at the end
     }
 
-    for await (const range of fetchHistorical({ rpc, sources, sizer, from, to: target, concurrency: tuning.concurrency })) {
+    // Where the time goes, for the operator: waiting on the node, decoding, waiting on the database.
+    const spent = { fetch: 0, apply: 0, write: 0 }
+    let mark = performance.now()
+    const lap = (phase: keyof typeof spent) => {
+      const now = performance.now()
+      spent[phase] += now - mark
+      mark = now
+    }
+    for await (const range of fetchHistorical({ rpc, sources, sizer, from, to: target, concurrency: tuning.concurrency, maxBufferedLogs: 4 * tuning.targetLogs })) {
+      lap('fetch')
       if (signal.aborted) break
       applyLogs(range.logs, changes, known)
-      if (changes.events >= tuning.batchEvents || range.to === target) await flush(range.to)
+      lap('apply')
+      if (changes.events >= tuning.batchEvents || range.to === target) {
+        await flush(range.to)
+        lap('write')
+      }
     }
     await pending
+    lap('write')
+    const memory = process.memoryUsage()
+    logger.debug(
+      {
+        fetchWaitMs: Math.round(spent.fetch), applyMs: Math.round(spent.apply), writeWaitMs: Math.round(spent.write), events,
+        rssMb: Math.round(memory.rss / 2 ** 20), heapMb: Math.round(memory.heapUsed / 2 ** 20), externalMb: Math.round(memory.external / 2 ** 20),
+      },
+      'backfill: time spent',
+    )
   }
 
   /** Rolls back to the newest stored block the node still has. */

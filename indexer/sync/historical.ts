@@ -21,41 +21,83 @@ export interface HistoricalOptions {
   from: number
   to: number
   concurrency: number
+  /** Fetched logs allowed to wait for the consumer (default 100,000). */
+  maxBufferedLogs?: number
 }
 
-async function fetchRange(options: HistoricalOptions, from: number, to: number): Promise<PlacedLog[]> {
+/**
+ * The logs of [from, x], x ≤ upTo, as much as the sizer allows and the provider accepts: a
+ * refused range is cut to the provider's suggestion or halved until it passes. The caller
+ * fetches (x, upTo] next.
+ */
+async function fetchPrefix(options: HistoricalOptions, from: number, upTo: number): Promise<FetchedRange> {
+  // What the sizer now thinks fits: a remainder after a refusal is not asked for whole again.
+  const to = Math.min(upTo, from + options.sizer.size() - 1)
   const span = to - from + 1
   try {
     const raw = await fetchLogs(options.rpc, options.sources, rangeFilter(from, to))
     options.sizer.succeeded(span, raw.length)
-    return await placeLogs(options.rpc, raw)
+    return { from, to, logs: await placeLogs(options.rpc, raw) }
   } catch (err) {
     if (!(err instanceof RpcRangeTooLargeError) || span === 1) throw err
     const suggested = err.suggestedRange ? Number(err.suggestedRange.to - err.suggestedRange.from) + 1 : undefined
     options.sizer.tooLarge(span, suggested)
     const firstSpan = Math.max(1, Math.min(suggested ?? Math.ceil(span / 2), span - 1))
-    const first = await fetchRange(options, from, from + firstSpan - 1)
-    const rest = await fetchRange(options, from + firstSpan, to)
-    return first.concat(rest)
+    return fetchPrefix(options, from, from + firstSpan - 1)
   }
 }
 
+/**
+ * Ranges in order. Fetching runs ahead of the consumer — new requests go out as earlier ones
+ * complete, also while the consumer is busy writing — until `maxBufferedLogs` fetched logs wait
+ * unconsumed: that bound, not the number of ranges, is what caps memory.
+ */
 export async function* fetchHistorical(options: HistoricalOptions): AsyncGenerator<FetchedRange> {
-  const inflight: Promise<FetchedRange>[] = []
+  const maxBuffered = options.maxBufferedLogs ?? 100_000
+  const queue: Promise<FetchedRange>[] = []
+  let inflight = 0
+  let buffered = 0
+  let failed = false
   let next = options.from
-  try {
-    while (next <= options.to || inflight.length > 0) {
-      while (inflight.length < options.concurrency && next <= options.to) {
-        const from = next
-        const to = Math.min(options.to, from + options.sizer.size() - 1)
-        const pending = fetchRange(options, from, to).then((logs) => ({ from, to, logs }))
-        pending.catch(() => {}) // awaited in order below; this only marks it handled
-        inflight.push(pending)
-        next = to + 1
-      }
-      yield await inflight.shift()!
+
+  const dispatch = (from: number, to: number): Promise<FetchedRange> => {
+    inflight += 1
+    const pending: Promise<FetchedRange> = fetchPrefix(options, from, to).then(
+      (range) => {
+        inflight -= 1
+        buffered += range.logs.length
+        // Only a prefix was accepted: the rest comes right after it, ahead of later ranges.
+        if (range.to < to) enqueueAfter(pending, range.to + 1, to)
+        pump()
+        return range
+      },
+      (err: unknown) => {
+        inflight -= 1
+        failed = true
+        throw err
+      },
+    )
+    pending.catch(() => {}) // awaited in order below; this only marks it handled
+    return pending
+  }
+  /** Puts [from, to] right after `earlier` in the queue (or first, if the consumer has taken it). */
+  const enqueueAfter = (earlier: Promise<FetchedRange>, from: number, to: number) => {
+    queue.splice(queue.indexOf(earlier) + 1, 0, dispatch(from, to))
+  }
+  const pump = () => {
+    while (!failed && inflight < options.concurrency && buffered < maxBuffered && next <= options.to) {
+      const from = next
+      const to = Math.min(options.to, from + options.sizer.size() - 1)
+      next = to + 1
+      queue.push(dispatch(from, to))
     }
-  } finally {
-    inflight.length = 0
+  }
+
+  pump()
+  while (queue.length > 0) {
+    const range = await queue.shift()!
+    buffered -= range.logs.length
+    pump()
+    yield range
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address').transform((a) => a.toLowerCase() as `0x${string}`)
-const port = z.coerce.number({ error: 'must be a TCP port number' }).int('must be a whole number').min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)')
+const port = z.coerce.number({ error: 'must be a TCP port number' }).int('must be a whole number').min(0, 'must be a TCP port (1-65535, or 0 for any free port)').max(65535, 'must be a TCP port (1-65535, or 0 for any free port)')
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a PostgreSQL URL such as postgres://user:password@host:5432/database' })
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a Redis URL such as redis://127.0.0.1:6379' })
