@@ -22,6 +22,7 @@ import { fetchLogs, placeLogs, type LogSources } from './sync/fetch-logs.js'
 import { fetchHistorical } from './sync/historical.js'
 import { createRangeSizer } from './sync/ranges.js'
 import { createRpcClient, RpcRequestError } from './sync/rpc.js'
+import { sleepUnlessAborted } from '../src/obs/index.js'
 
 export interface IndexerTuning {
   /** eth_getLogs requests in flight during backfill. */
@@ -280,7 +281,7 @@ export function createIndexer(options: IndexerOptions) {
           const state = await step()
           failures = 0
           status.error = undefined
-          if (state === 'idle') await sleep(chain.pollingIntervalMs, signal)
+          if (state === 'idle') await sleepUnlessAborted(chain.pollingIntervalMs, signal)
         } catch (err) {
           if (signal.aborted) break
           if (isFatal(err)) {
@@ -292,7 +293,7 @@ export function createIndexer(options: IndexerOptions) {
           failures += 1
           status.error = (err as Error).message
           logger.warn({ err, failures }, 'indexer step failed; resuming from the checkpoint')
-          await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal)
+          await sleepUnlessAborted(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal)
           await loadState().catch(() => {})
         }
       }
@@ -314,16 +315,3 @@ export function createIndexer(options: IndexerOptions) {
 }
 
 export type Indexer = ReturnType<typeof createIndexer>
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done)
-  })
-}

@@ -126,6 +126,10 @@ describe('environment overrides', () => {
     expect(loadConfig({ env: { CORS_ORIGINS: 'https://one.example' } }).api.corsOrigins).toEqual(['https://one.example'])
   })
 
+  it('port 0 means any free port (used by tests and benchmarks)', () => {
+    expect(loadConfig({ env: { PORT: '0', INDEXER_PORT: '0' } })).toMatchObject({ api: { port: 0 }, indexer: { port: 0 } })
+  })
+
   it('variables set to the empty string are ignored', () => {
     const empty = Object.fromEntries(Object.keys(envOverrides).map((name) => [name, '']))
     expect(loadConfig({ env: { ...empty, HAITHE_CONFIG_FILE: '' } })).toEqual(loadConfig({ env: {} }))
@@ -156,7 +160,7 @@ describe('invalid values stop start-up with one line', () => {
     ['DATABASE_URL', 'not a url', /PostgreSQL URL/],
     ['DATABASE_READ_URL', 'mysql://reader:hunter2pw@replica/haithe', /PostgreSQL URL/],
     ['PORT', 'abc', /TCP port/],
-    ['PORT', '0', /TCP port/],
+    ['PORT', '-1', /TCP port/],
     ['PORT', '70000', /TCP port/],
     ['GATEWAY_PORT', '-1', /TCP port/],
     ['GRPC_PORT', '99999', /TCP port/],

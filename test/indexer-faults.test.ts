@@ -19,14 +19,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createIndexer, type Indexer } from '../indexer/index.js'
 import { ANVIL_DEPLOYER_KEY } from '../src/chain/index.js'
 import { loadConfig, type ChainConfig } from '../src/config/index.js'
-import { createMarketChain, createMarketSimulator, createRandom, simulateEvents, type MarketChain, type Random } from '../src/devnet/index.js'
+import { createMarketChain, createMarketSimulator, createRandom, simulateEvents, type MarketChain } from '../src/devnet/index.js'
 import { createMetricsRegistry } from '../src/obs/index.js'
 import { stopAllHaithe, type LogLine } from './support/cli.js'
 import { createTestDatabase, type TestDatabase } from './support/database.js'
 import { startDevChain, type DevChain } from './support/devchain.js'
 import { groundTruth, snapshotIndex } from './support/indexing.js'
-import { createChildDatabase, startIndexerProcess, writeConfigFile, type ChildDatabase, type IndexerProcess } from './support/indexer-process.js'
-import { startFaultyRpcProxy, type FaultyRpcProxy, type RangeLimitStyle } from './support/rpc-proxy.js'
+import { createChildDatabase, startIndexerProcess, writeConfigFile, type ChildDatabase, type IndexerProcess, type Readiness } from './support/indexer-process.js'
+import { startFaultyRpcProxy, type RangeLimitStyle } from './support/rpc-proxy.js'
 
 const SEED = Number(process.env.FAULTS_SEED ?? 20_240_611)
 const onPostgres = Boolean(process.env.DATABASE_URL)
@@ -81,18 +81,6 @@ function resumedFrom(logs: LogLine[]): number | undefined {
   return first && total ? (first.target as number) - Number(total.replaceAll(',', '')) + 1 : undefined
 }
 
-interface CheckpointRow {
-  block: number
-  hash: string | null
-}
-
-async function checkpointOf(database: ChildDatabase): Promise<CheckpointRow | undefined> {
-  return database.readCrashImage(async (db) => {
-    const row = await db.selectFrom('chain.checkpoints').select(['block_number', 'block_hash']).where('chain_id', '=', chain.chainId).executeTakeFirst()
-    return row && { block: Number(row.block_number), hash: row.block_hash }
-  })
-}
-
 function indexerProcess(database: ChildDatabase, options: { rpcUrl?: string; logLevel?: string } = {}): Promise<IndexerProcess> {
   return startIndexerProcess({ rpcUrl: options.rpcUrl ?? dev.anvil.rpcUrl, database, configFile: tuningFile.file, logLevel: options.logLevel ?? 'debug' })
 }
@@ -101,7 +89,6 @@ function indexerProcess(database: ChildDatabase, options: { rpcUrl?: string; log
 async function expectIndexEqualsGroundTruth(child: IndexerProcess, database: ChildDatabase, head: number): Promise<Record<string, unknown[]>> {
   await child.waitUntilIndexed(head, 90_000)
   await child.proc.kill()
-  const T = Date.now()
   expect(child.proc.stderr()).toBe('')
   const { snapshot, checkpoint } = await database.read(async (db) => ({
     snapshot: await snapshotIndex(db, chain.chainId),
@@ -109,10 +96,7 @@ async function expectIndexEqualsGroundTruth(child: IndexerProcess, database: Chi
   }))
   // The checkpoint is the head, with its hash (the realtime tail checks it for reorgs).
   expect({ block: Number(checkpoint.block_number), hash: checkpoint.block_hash }).toEqual({ block: head, hash: (await dev.publicClient.getBlock({ blockNumber: BigInt(head) })).hash })
-  console.log('T snapshot', Date.now() - T)
-  const truth = await truthAt(head)
-  console.log('T truth', Date.now() - T)
-  expect(snapshot).toEqual(truth)
+  expect(snapshot).toEqual(await truthAt(head))
   return snapshot
 }
 
@@ -144,11 +128,9 @@ beforeAll(async () => {
   expect([dev.deployment.tusdt, dev.deployment.orchestrator, dev.deployment.creatorIdentity].map((a) => a.toLowerCase()))
     .toEqual([chain.contracts.tusdt, chain.contracts.orchestrator, chain.contracts.creatorIdentity])
   // 40,000 events: ~480 sparse blocks of market set-up, then ~90 dense blocks of 450 events.
-  const T = Date.now()
   await simulateEvents({ chain: market, seed: SEED, events: 40_000, transactionsPerBatch: 10 })
-  console.log('T chain', Date.now() - T)
   // Small ranges and batches: a backfill is many commits for a kill to fall between.
-  tuningFile = await writeConfigFile({ indexer: { batchEvents: 500, initialBlocks: 5, maxBlocks: 2, targetLogs: 1_000, concurrency: 2 } })
+  tuningFile = await writeConfigFile({ indexer: { batchEvents: 500, initialBlocks: 5, maxBlocks: 8, targetLogs: 1_000, concurrency: 2 } })
 }, 120_000)
 
 afterEach(async () => {
@@ -166,52 +148,235 @@ afterAll(async () => {
 })
 
 describe(`haithe indexer killed with SIGKILL (${onPostgres ? 'PostgreSQL' : 'on-disk PGlite'})`, () => {
-  it('during backfill: every restart resumes from the checkpoint, and the index equals a fresh re-index', async () => {
+  it('during backfill: every restart resumes from its checkpoint, and the index equals a fresh re-index', async () => {
     const random = createRandom(SEED)
     const head = await headNow()
     const finalized = head - chain.finalityDepth
-    void truthAt(head) // computed while the child runs
+    void truthAt(head) // computed while the children run
     const database = await sharedChildDatabase()
 
-    // When to kill, after which log line: during migrations and the first fetches, right after a
-    // commit, and at random moments of the backfill.
+    // When to kill, after which log line: during migrations and the first fetches of a fresh
+    // database, right after a commit (its progress line), and at a random moment.
     const schedule: { after: (line: LogLine) => boolean; what: string; delayMs: number }[] = [
       { after: isMessage('database opened'), what: 'database opened', delayMs: random.int(0, 300) },
       { after: isProgress, what: 'a progress line', delayMs: 0 },
       { after: isMessage('indexer: leading'), what: 'indexer: leading', delayMs: random.int(300, 3_000) },
-      { after: isMessage('indexer: leading'), what: 'indexer: leading', delayMs: random.int(300, 3_000) },
     ]
-    const kills: { after: string; delayMs: number; resumedFrom?: number; checkpoint?: number }[] = []
-    let previous: CheckpointRow | undefined
+    const runs: { killedAfter: string; delayMs: number; resumedFrom?: number; lastProgress?: number }[] = []
     for (const { after, what, delayMs } of schedule) {
-      const T = Date.now()
       const child = await indexerProcess(database)
       await child.proc.waitForLog(after, { timeoutMs: 60_000, what })
-      console.log('T waited for', what, Date.now() - T)
       await sleep(delayMs)
       await child.proc.kill()
       expect(child.proc.stderr()).toBe('')
-      // What the kill left on disk: never behind the previous checkpoint, and where this run started.
-      const T2 = Date.now()
-      const checkpoint = await checkpointOf(database)
-      console.log('T crash image', Date.now() - T2)
       const from = resumedFrom(child.proc.logs())
-      if (from !== undefined) expect(from).toBe((previous?.block ?? chain.contracts.startBlock - 1) + 1)
-      if (previous) expect(checkpoint?.block).toBeGreaterThanOrEqual(previous.block)
-      previous = checkpoint ?? previous
-      kills.push({ after: what, delayMs, ...(from !== undefined ? { resumedFrom: from } : {}), ...(checkpoint ? { checkpoint: checkpoint.block } : {}) })
+      const lastProgress = child.proc.logs().filter(isProgress).at(-1)?.block as number | undefined
+      runs.push({ killedAfter: what, delayMs, ...(from !== undefined ? { resumedFrom: from } : {}), ...(lastProgress !== undefined ? { lastProgress } : {}) })
     }
-    console.info(`backfill kills on ${database.kind} (head ${head}):`, JSON.stringify(kills))
-    // At least two kills fell inside the backfill: something committed, the finalized blocks not all.
-    expect(kills.filter((k) => k.checkpoint !== undefined && k.checkpoint > 0 && k.checkpoint < finalized).length).toBeGreaterThanOrEqual(2)
-
-    const T3 = Date.now()
     const child = await indexerProcess(database)
-    await child.waitUntilIndexed(head, 90_000)
-    console.log('T final caught up', Date.now() - T3, child.proc.logs().map((l) => `${(l.time as number) - T3} ${l.msg}`).join('\n'))
-    const snapshot = await expectIndexEqualsGroundTruth(child, database, head)
-    const from = resumedFrom(child.proc.logs())
-    if (from !== undefined) expect(from).toBe(previous!.block + 1)
-    expect(snapshot.payments!.length).toBeGreaterThan(30_000)
+    await expectIndexEqualsGroundTruth(child, database, head)
+    runs.push({ killedAfter: 'caught up', delayMs: 0, ...(resumedFrom(child.proc.logs()) !== undefined ? { resumedFrom: resumedFrom(child.proc.logs())! } : {}) })
+    console.info(`backfill runs on ${database.kind} (head ${head}, finalized ${finalized}):`, JSON.stringify(runs))
+
+    // Each run started where the previous one's last commit left off: after every batch it
+    // reported (a progress line follows its commit), and never from scratch again.
+    for (let i = 1; i < runs.length; i++) {
+      const { resumedFrom: from } = runs[i]!
+      if (from === undefined) continue
+      expect(from).toBeGreaterThan(runs[i - 1]!.lastProgress ?? 0)
+      if (runs[i - 1]!.resumedFrom !== undefined) expect(from).toBeGreaterThanOrEqual(runs[i - 1]!.resumedFrom!)
+    }
+    // The kill after a progress line fell inside the backfill, and the next run resumed there.
+    const afterCommit = runs.findIndex((r) => r.killedAfter === 'a progress line')
+    expect(runs[afterCommit]!.lastProgress).toBeLessThan(finalized)
+    expect(runs[afterCommit + 1]!.resumedFrom).toBeGreaterThan(runs[afterCommit]!.lastProgress!)
   }, 150_000)
+
+  it('during realtime, while the market makes blocks: restarts resume with no gap and no duplicate', async () => {
+    const random = createRandom(SEED + 1)
+    const database = await sharedChildDatabase()
+    const activity = startMarketActivity(SEED + 1)
+    const kills: { delayMs: number; indexed?: number }[] = []
+    for (let i = 0; i < 3; i++) {
+      const child = await indexerProcess(database)
+      // Following the head: ready (caught up within a block) while blocks keep coming.
+      const ready = await child.waitUntilIndexed(chain.contracts.startBlock, 60_000)
+      const delayMs = random.int(300, 3_000)
+      await sleep(delayMs)
+      await child.proc.kill()
+      expect(child.proc.stderr()).toBe('')
+      kills.push({ delayMs, ...(ready.indexed !== undefined ? { indexed: ready.indexed } : {}) })
+    }
+    await activity.stop()
+    const head = await headNow()
+    console.info(`realtime kills on ${database.kind} (${activity.blocks()} market blocks, head ${head}):`, JSON.stringify(kills))
+    expect(activity.blocks()).toBeGreaterThan(10)
+    const child = await indexerProcess(database)
+    await expectIndexEqualsGroundTruth(child, database, head)
+  }, 120_000)
+})
+
+/** An indexer in this process with its own metrics registry, for the RPC-fault scenarios. */
+function startInProcessIndexer(database: TestDatabase, rpcUrl: string, tuning: Parameters<typeof createIndexer>[0]['tuning']) {
+  const controller = new AbortController()
+  const registry = createMetricsRegistry()
+  const indexer: Indexer = createIndexer({
+    db: database.db, kind: database.kind, chain: { ...chain, rpcUrl, pollingIntervalMs: 100 },
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), metrics: registry, signal: controller.signal, tuning,
+  })
+  const done = indexer.run()
+  done.catch(() => {})
+  const stop = async () => {
+    controller.abort()
+    await done.catch(() => {})
+  }
+  cleanups.push(stop)
+  return {
+    indexer,
+    stop,
+    async caughtUp(block: number, timeoutMs: number) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const status = indexer.status()
+        if (status.role === 'failed') await done
+        if (status.role === 'realtime' && status.indexed !== null && status.indexed >= block) return status
+        if (Date.now() > deadline) throw new Error(`the indexer did not reach block ${block} in ${timeoutMs} ms: ${JSON.stringify(status)}`)
+        await sleep(50)
+      }
+    },
+    /** indexer_rpc_requests_total summed by outcome. */
+    async rpcOutcomes(): Promise<Record<string, number>> {
+      const metric = registry.getSingleMetric('indexer_rpc_requests_total') as Counter | undefined
+      const outcomes: Record<string, number> = {}
+      for (const { labels, value } of (await metric?.get())?.values ?? []) outcomes[String(labels.outcome)] = (outcomes[String(labels.outcome)] ?? 0) + value
+      return outcomes
+    },
+  }
+}
+
+describe('RPC faults', () => {
+  it('retries timeouts, 429 and 5xx, shrinks ranges the provider refuses, and the index equals a fresh re-index', async () => {
+    const head = await headNow()
+    void truthAt(head)
+    const proxy = await startFaultyRpcProxy({ target: dev.anvil.rpcUrl, seed: SEED })
+    cleanups.push(() => proxy.stop())
+    const database = await createTestDatabase()
+    cleanups.push(() => database.cleanup())
+
+    // Every fault at once, the range limit in each provider's words in turn: the style changes
+    // after each refusal, so all three are met.
+    const styles: RangeLimitStyle[] = ['alchemy', 'infura', 'quicknode']
+    const faultsIn = (style: RangeLimitStyle) => ({
+      timeoutRate: 0.03, hangMs: 2_000, rate429: 0.08, rate5xx: 0.08, slowRate: 0.1, slowMs: 150,
+      rangeLimit: { maxBlocks: 20, maxLogs: 500, style },
+    })
+    const refusals: Record<RangeLimitStyle, number> = { alchemy: 0, infura: 0, quicknode: 0 }
+    let style = 0
+    let seen = 0
+    proxy.setFaults(faultsIn(styles[0]!))
+    const rotation = setInterval(() => {
+      const now = proxy.stats.injected.rangeLimit ?? 0
+      if (now === seen) return
+      refusals[styles[style % 3]!] += now - seen
+      seen = now
+      style += 1
+      proxy.setFaults(faultsIn(styles[style % 3]!))
+    }, 20)
+    cleanups.push(async () => clearInterval(rotation))
+
+    const running = startInProcessIndexer(database, proxy.url, { concurrency: 2, initialBlocks: 50, batchEvents: 2_000, rpcTimeoutMs: 1_000 })
+    await running.caughtUp(head, 90_000)
+    clearInterval(rotation)
+    // Faults off; requests in flight finish (a hung one within rpcTimeoutMs), then count.
+    proxy.setFaults({})
+    await sleep(1_500)
+    const outcomes = await running.rpcOutcomes()
+    const injected = { ...proxy.stats.injected }
+    expect(running.indexer.status()).toMatchObject({ role: 'realtime', rpcHealthy: true, indexed: head })
+    const snapshot = await snapshotIndex(database.db, chain.chainId)
+    await running.stop()
+    console.info('RPC faults injected:', JSON.stringify(injected), 'range refusals by style:', JSON.stringify(refusals), 'client outcomes:', JSON.stringify(outcomes))
+
+    expect(injected.timeout).toBeGreaterThan(0)
+    expect(injected['429']).toBeGreaterThan(0)
+    expect(injected['5xx']).toBeGreaterThan(0)
+    expect(injected.slow).toBeGreaterThan(0)
+    for (const name of styles) expect(refusals[name], `${name} range-limit refusals`).toBeGreaterThan(0)
+    // Each injected failure cost at least one retry (a batch counts each of its calls), each
+    // refusal one range_too_large; nothing ended as an error.
+    expect(outcomes.retry).toBeGreaterThanOrEqual(injected.timeout! + injected['429']! + injected['5xx']!)
+    expect(outcomes.range_too_large).toBeGreaterThanOrEqual(injected.rangeLimit!)
+    expect(outcomes.error ?? 0).toBe(0)
+    expect(snapshot).toEqual(await truthAt(head))
+  }, 120_000)
+
+  it('a dead RPC: the process stays up, /health 200, /health/ready 503 naming the RPC, one warning a minute; ready again once caught up', async () => {
+    const proxy = await startFaultyRpcProxy({ target: dev.anvil.rpcUrl, seed: SEED })
+    cleanups.push(() => proxy.stop())
+    const database = await sharedChildDatabase()
+    const child = await indexerProcess(database, { rpcUrl: proxy.url, logLevel: 'info' })
+    await child.waitUntilIndexed(await headNow(), 90_000)
+
+    proxy.setFaults({ down: true })
+    const downAt = Date.now()
+    // Blocks the indexer will have to catch up on.
+    const activity = startMarketActivity(SEED + 2)
+    let notReady: Readiness | undefined
+    const liveness: number[] = []
+    while (Date.now() - downAt < 10_000) {
+      liveness.push((await child.get('/health')).status)
+      const readiness = await child.readiness()
+      if (readiness.status === 503) notReady ??= readiness
+      await sleep(250)
+    }
+    await activity.stop()
+    const warnings = child.proc.logs().filter((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.startsWith('RPC unreachable'))
+    expect(child.proc.hasExited()).toBe(false)
+    expect(new Set(liveness)).toEqual(new Set([200]))
+    expect(notReady?.detail).toMatch(/RPC unreachable/)
+    expect(await child.readiness()).toMatchObject({ status: 503 })
+    expect(warnings.length, JSON.stringify(warnings)).toBe(1)
+    expect(proxy.stats.injected.down).toBeGreaterThan(3)
+
+    proxy.setFaults({})
+    const upAt = Date.now()
+    const head = await headNow()
+    await child.waitUntilIndexed(head, 60_000)
+    console.info(`dead RPC: ${proxy.stats.injected.down} requests refused in 10 s; ready ${Date.now() - upAt} ms after the RPC came back, ${activity.blocks()} blocks behind`)
+    await child.proc.waitForLog(isMessage('RPC reachable again'), { timeoutMs: 5_000, what: 'RPC reachable again' })
+    expect(activity.blocks()).toBeGreaterThan(0)
+  }, 90_000)
+})
+
+describe('one writer: leader election on PostgreSQL', () => {
+  it.runIf(onPostgres)('two indexers on one database: one leads, the other waits; the standby takes over when the leader is killed', async () => {
+    const head = await headNow()
+    void truthAt(head)
+    const database = await freshChildDatabase()
+    const first = await indexerProcess(database)
+    const second = await indexerProcess(database)
+    const role = (child: IndexerProcess) =>
+      child.proc.waitForLog((l) => isMessage('indexer: leading')(l) || isStandby(l), { timeoutMs: 60_000, what: 'leading or standby' }).then((l) => (isStandby(l) ? 'standby' : 'leader'))
+    const roles = await Promise.all([role(first), role(second)])
+    expect([...roles].sort()).toEqual(['leader', 'standby'])
+    const [leader, standby] = roles[0] === 'leader' ? [first, second] : [second, first]
+
+    // The standby is alive but not ready, and writes nothing while the leader backfills.
+    await leader.proc.waitForLog(isProgress, { timeoutMs: 60_000, what: 'a progress line' })
+    expect((await standby.get('/health')).status).toBe(200)
+    expect(await standby.readiness()).toMatchObject({ status: 503, detail: expect.stringMatching(/^standby/) })
+    expect(standby.proc.logs().some(isMessage('indexer: leading'))).toBe(false)
+
+    await leader.proc.kill()
+    const killedAt = Date.now()
+    const lastCommit = leader.proc.logs().filter(isProgress).at(-1)!.block as number
+    await standby.proc.waitForLog(isMessage('indexer: leading'), { timeoutMs: 15_000, what: 'indexer: leading after the leader died' })
+    const takeoverMs = Date.now() - killedAt
+    await expectIndexEqualsGroundTruth(standby, database, head)
+    const from = resumedFrom(standby.proc.logs())
+    console.info(`leader killed after block ${lastCommit}; the standby led ${takeoverMs} ms later and resumed from block ${from}`)
+    // It went on from the dead leader's checkpoint, not from scratch.
+    expect(from).toBeGreaterThan(lastCommit)
+    expect(takeoverMs).toBeLessThan(10_000)
+  }, 120_000)
 })

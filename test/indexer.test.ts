@@ -194,9 +194,15 @@ function startIndexing(database: { db: Db; kind: 'postgres' | 'pglite' }, chain:
 
 const chainTables = [...derivedTables, 'checkpoints', 'blocks', 'undo_log']
 
+/** Empties every table of schema `chain`: the database is then as a new one to the indexer. */
+async function emptied(database: TestDatabase): Promise<TestDatabase> {
+  await sql`truncate ${sql.join(chainTables.map((t) => sql.table(`chain.${t}`)))}`.execute(database.db)
+  return database
+}
+
 /** Empties `database`, re-indexes the chain as it is now into it, and returns its snapshot. */
 async function freshIndex(database: TestDatabase, chain: ChainConfig, nodeUrl: string, tuning: Partial<IndexerTuning> = {}): Promise<Snapshot> {
-  await sql`truncate ${sql.join(chainTables.map((t) => sql.table(`chain.${t}`)))}`.execute(database.db)
+  await emptied(database)
   const running = startIndexing(database, chain, { nodeUrl, tuning })
   try {
     await running.caughtUp()
@@ -268,6 +274,17 @@ async function produceBlocks(dev: DevChain, sim: MarketSimulator, count: number,
   expect((await headOf(dev.anvil.rpcUrl)).number).toBe(target)
 }
 
+// Two databases for the whole file (PGlite takes seconds to create), emptied by each describe block:
+// the index under test and the ground truth.
+let sharedIndexDb: TestDatabase
+let sharedTruthDb: TestDatabase
+beforeAll(async () => {
+  ;[sharedIndexDb, sharedTruthDb] = await Promise.all([createTestDatabase(), createTestDatabase()])
+})
+afterAll(async () => {
+  await Promise.all([sharedIndexDb?.cleanup(), sharedTruthDb?.cleanup()])
+})
+
 const tip = (gwei: number) => ({ maxFeePerGas: parseGwei('200'), maxPriorityFeePerGas: parseGwei(String(gwei)) })
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +300,7 @@ describe('backfill of a simulated market', () => {
   let running: Indexing | undefined
 
   beforeAll(async () => {
-    ;[dev, database, truthDb] = await Promise.all([startDevChain(), createTestDatabase(), createTestDatabase()])
+    ;[dev, database, truthDb] = await Promise.all([startDevChain(), emptied(sharedIndexDb), emptied(sharedTruthDb)])
     chain = chainOf(dev, { finalityDepth: 5 })
     const market = marketOf(dev)
     sim = await createMarketSimulator({ chain: market, seed: 11, weights })
@@ -293,7 +310,6 @@ describe('backfill of a simulated market', () => {
   })
   afterAll(async () => {
     await running?.stop()
-    await Promise.all([database?.cleanup(), truthDb?.cleanup()])
     await dev?.stop()
   })
 
@@ -502,13 +518,12 @@ describe('factory children created in the same block as their first events', () 
   let chain: ChainConfig
 
   beforeAll(async () => {
-    ;[dev, database, truthDb] = await Promise.all([startDevChain(), createTestDatabase(), createTestDatabase()])
+    ;[dev, database, truthDb] = await Promise.all([startDevChain(), emptied(sharedIndexDb), emptied(sharedTruthDb)])
     chain = chainOf(dev, { finalityDepth: 4 })
-    const sim = await createMarketSimulator({ chain: marketOf(dev), seed: 21, weights })
+    const sim = await simulator(dev, 21)
     for (let i = 0; i < 15; i++) await sim.step()
   })
   afterAll(async () => {
-    await Promise.all([database?.cleanup(), truthDb?.cleanup()])
     await dev?.stop()
   })
 
@@ -646,24 +661,21 @@ describe('reorgs within the finality depth', () => {
   let database: TestDatabase
   let truthDb: TestDatabase
   let chain: ChainConfig
-  let market: MarketChain
   let running: Indexing | undefined
   let reorgsSeen = 0
 
   beforeAll(async () => {
-    ;[dev, database, truthDb] = await Promise.all([startDevChain(), createTestDatabase(), createTestDatabase()])
+    ;[dev, database, truthDb] = await Promise.all([startDevChain(), emptied(sharedIndexDb), emptied(sharedTruthDb)])
     chain = chainOf(dev, { finalityDepth })
-    market = marketOf(dev)
     // Two markets sharing the chain: one builds each abandoned branch, the other the branch that wins (alternating).
     for (const seed of seeds) {
-      const sim = await createMarketSimulator({ chain: market, seed, weights })
+      const sim = await simulator(dev, seed)
       for (let i = 0; i < 15; i++) await sim.step()
     }
     running = startIndexing(database, chain, { nodeUrl: dev.anvil.rpcUrl })
   })
   afterAll(async () => {
     await running?.stop()
-    await Promise.all([database?.cleanup(), truthDb?.cleanup()])
     await dev?.stop()
   })
 
@@ -745,17 +757,14 @@ describe('a reorg deeper than the finality depth', () => {
   let database: TestDatabase
   let truthDb: TestDatabase
   let chain: ChainConfig
-  let market: MarketChain
 
   beforeAll(async () => {
-    ;[dev, database, truthDb] = await Promise.all([startDevChain(), createTestDatabase(), createTestDatabase()])
+    ;[dev, database, truthDb] = await Promise.all([startDevChain(), emptied(sharedIndexDb), emptied(sharedTruthDb)])
     chain = chainOf(dev, { finalityDepth })
-    market = marketOf(dev)
     const sim = await simulator(dev, 41)
     for (let i = 0; i < 12; i++) await sim.step()
   })
   afterAll(async () => {
-    await Promise.all([database?.cleanup(), truthDb?.cleanup()])
     await dev?.stop()
   })
 
@@ -800,7 +809,7 @@ describe('a reorg deeper than the finality depth', () => {
   it('KNOWN BUG: a reorg while the indexer is down, followed by more than finalityDepth blocks, goes unnoticed on restart', async () => {
     const nodeUrl = dev.anvil.rpcUrl
     // A new index in truthDb (emptied); `database`, failed above, is emptied for the ground truth.
-    await sql`truncate ${sql.join(chainTables.map((t) => sql.table(`chain.${t}`)))}`.execute(truthDb.db)
+    await emptied(truthDb)
     let running = startIndexing(truthDb, chain, { nodeUrl })
     try {
       await running.caughtUp()
@@ -838,26 +847,24 @@ describe.skipIf(!process.env.DATABASE_URL)('NOTIFY after each commit (PostgreSQL
   const notes: IndexNotification[] = []
 
   beforeAll(async () => {
-    ;[dev, database] = await Promise.all([startDevChain(), createTestDatabase()])
+    ;[dev, database] = await Promise.all([startDevChain(), emptied(sharedIndexDb)])
     listener = new pg.Client({ connectionString: database.url })
     await listener.connect()
     listener.on('notification', (message) => {
       if (message.channel === 'haithe_chain' && message.payload) notes.push(JSON.parse(message.payload) as IndexNotification)
     })
     await listener.query('LISTEN haithe_chain')
-    const sim = await createMarketSimulator({ chain: marketOf(dev), seed: 51, weights })
+    const sim = await simulator(dev, 51)
     for (let i = 0; i < 12; i++) await sim.step()
   })
   afterAll(async () => {
     await listener?.end()
-    await database?.cleanup()
     await dev?.stop()
   })
 
   it('announces every committed block range with the tables it touched, and each rollback', async () => {
     const nodeUrl = dev.anvil.rpcUrl
     const chain = chainOf(dev, { finalityDepth: 4 })
-    const market = marketOf(dev)
     const random = createRandom(51)
     const running = startIndexing(database, chain, { nodeUrl })
     let head: { number: number; hash: string }

@@ -14,6 +14,7 @@ import { loadMarketState } from './market-loader.js'
 import { productCategories, type MarketState, type SimCreator, type SimOrganization, type SimProduct } from './market-state.js'
 import { createRandom, type Random } from './random.js'
 import { deriveWallet, type SimWallet } from './wallets.js'
+import { sleepUnlessAborted } from '../obs/index.js'
 
 export type SimulatorAction = keyof SimulatorWeights
 
@@ -302,7 +303,7 @@ export async function createMarketSimulator(options: MarketSimulatorOptions) {
         options.logger?.warn({ err }, 'market simulator action failed')
         if (failures >= 10) throw new Error('market simulator stopped after 10 failed actions in a row', { cause: err })
       }
-      await sleep(Math.max(0, interval - (Date.now() - started)), signal)
+      await sleepUnlessAborted(Math.max(0, interval - (Date.now() - started)), signal)
     }
   }
 
@@ -316,16 +317,3 @@ export async function createMarketSimulator(options: MarketSimulatorOptions) {
 }
 
 export type MarketSimulator = Awaited<ReturnType<typeof createMarketSimulator>>
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done)
-  })
-}

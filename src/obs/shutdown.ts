@@ -44,3 +44,17 @@ export function createShutdown(logger: Logger, timeoutMs = 10_000): Shutdown {
     run: (reason) => (running ??= runAll(reason)),
   }
 }
+
+/** Waits `ms`, or less if `signal` aborts first (it never rejects). */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done)
+  })
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { BatchChanges, DeltaMap, utcDay } from '../indexer/aggregates/changes.js'
+import { pgArrayLiteral } from '../indexer/database/pg-array.js'
+import { applyLogs, topics, type PlacedLog } from '../indexer/handlers/index.js'
+import { describeProgress } from '../indexer/index.js'
+
+describe('backfill progress line', () => {
+  it('shows blocks done of target, events/s and an ETA', () => {
+    const p = describeProgress({ fromBlock: 1, toBlock: 1_000_000, doneBlock: 250_000, events: 600_000, elapsedMs: 12_000 })
+    expect(p.message).toBe('backfill: block 250,000 of 1,000,000 (25.0%), 50,000 events/s, ETA 0:36')
+    expect(p.eventsPerSecond).toBe(50_000)
+  })
+  it('says the ETA is unknown before the first block, and hours when long', () => {
+    expect(describeProgress({ fromBlock: 10, toBlock: 20, doneBlock: 9, events: 0, elapsedMs: 0 }).message).toContain('ETA ?')
+    expect(describeProgress({ fromBlock: 1, toBlock: 100, doneBlock: 1, events: 10, elapsedMs: 60_000 }).message).toContain('ETA 1:39:00')
+  })
+})
+
+describe('PostgreSQL array literal', () => {
+  it('joins hex, decimals and nulls', () => {
+    expect(pgArrayLiteral(['0xab', null, 12, 2n ** 255n])).toBe(`{0xab,NULL,12,${2n ** 255n}}`)
+    expect(pgArrayLiteral([])).toBe('{}')
+  })
+})
+
+describe('deltas and days', () => {
+  it('adds per key and field, negative too', () => {
+    const map = new DeltaMap(['balance', 'spent'] as const)
+    map.add('a', 'balance', 5n)
+    map.add('a', 'balance', -2n)
+    map.add('b', 'spent', 1n)
+    expect(Object.fromEntries(map.entries)).toEqual({ a: { balance: 3n, spent: 0n }, b: { balance: 0n, spent: 1n } })
+  })
+  it('days are UTC', () => {
+    expect(utcDay(0)).toBe('1970-01-01')
+    expect(utcDay(1_700_000_000)).toBe('2023-11-14')
+  })
+})
+
+describe('handlers', () => {
+  const word = (n: bigint) => n.toString(16).padStart(64, '0')
+  const addr = (a: string) => `0x${'0'.repeat(24)}${a.slice(2)}`
+  const orchestrator = '0x' + '1'.repeat(40)
+  const tusdt = '0x' + '2'.repeat(40)
+  const org = '0x' + '3'.repeat(40)
+  const owner = '0x' + '4'.repeat(40)
+  const log = (address: string, t: string[], data: string, logIndex: number): PlacedLog => ({
+    raw: { address, topics: t, data, blockNumber: '0x5', blockHash: '0x0', transactionHash: '0xaa', logIndex: `0x${logIndex.toString(16)}` },
+    block: 5, logIndex, txHash: '0xaa', time: 86_400,
+  })
+
+  it('knows an organization created later in the same range, and counts its deposit', () => {
+    const known = { orchestrator, creatorIdentity: '0x' + '5'.repeat(40), tusdt, organizations: new Set<string>(), products: new Set<string>() }
+    const changes = new BatchChanges()
+    // The organization's constructor event comes before the factory's OrganizationCreated.
+    const nameData = '0x' + word(64n) + word(7n) + word(4n) + Buffer.from('Acme').toString('hex').padEnd(64, '0')
+    applyLogs([
+      log(org, [topics.ownershipTransferred, addr('0x' + '0'.repeat(40)), addr(owner)], '0x', 0),
+      log(orchestrator, [topics.organizationCreated, addr(org), addr(owner)], nameData, 1),
+      log(tusdt, [topics.transfer, addr(owner), addr(org)], '0x' + word(1000n), 2),
+    ], changes, known)
+    expect(changes.events).toBe(3)
+    expect(changes.newOrganizations).toMatchObject([{ address: org, owner, name: 'Acme', index: 7n }])
+    expect(changes.owners.get(org)).toBe(owner)
+    expect(changes.organizations.entries.get(org)).toMatchObject({ balance: 1000n, deposited: 1000n })
+    expect(changes.payments).toMatchObject([{ kind: 'deposit', organization: org, amount: 1000n, account: owner }])
+    expect(changes.marketDaily.size).toBe(0)
+    expect(utcDay(86_400)).toBe('1970-01-02')
+  })
+})
