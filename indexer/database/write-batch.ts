@@ -176,36 +176,9 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
       on conflict (chain_id, address) do update set balance = chain.token_balances.balance + excluded.balance
     `.execute(db)
   }
-  if (changes.creatorDaily.size > 0) {
-    const { keys, values: [revenue, calls] } = deltaColumns(changes.creatorDaily, ['revenue', 'calls'])
-    await sql`
-      insert into chain.creator_revenue_daily (chain_id, creator_id, day, revenue, calls)
-      select ${chainId}, split_part(d.k, '|', 1)::int8, split_part(d.k, '|', 2)::date, d.revenue, d.calls
-      from unnest(${keys}::text[], ${revenue}::numeric[], ${calls}::int8[]) as d(k, revenue, calls)
-      on conflict (chain_id, creator_id, day) do update set
-        revenue = chain.creator_revenue_daily.revenue + excluded.revenue, calls = chain.creator_revenue_daily.calls + excluded.calls
-    `.execute(db)
-  }
-  if (changes.productDaily.size > 0) {
-    const { keys, values: [revenue, calls] } = deltaColumns(changes.productDaily, ['revenue', 'calls'])
-    await sql`
-      insert into chain.product_stats_daily (chain_id, product, day, revenue, calls)
-      select ${chainId}, split_part(d.k, '|', 1), split_part(d.k, '|', 2)::date, d.revenue, d.calls
-      from unnest(${keys}::text[], ${revenue}::numeric[], ${calls}::int8[]) as d(k, revenue, calls)
-      on conflict (chain_id, product, day) do update set
-        revenue = chain.product_stats_daily.revenue + excluded.revenue, calls = chain.product_stats_daily.calls + excluded.calls
-    `.execute(db)
-  }
-  if (changes.orgDaily.size > 0) {
-    const { keys, values: [spent, calls] } = deltaColumns(changes.orgDaily, ['spent', 'calls'])
-    await sql`
-      insert into chain.org_spend_daily (chain_id, organization, day, spent, calls)
-      select ${chainId}, split_part(d.k, '|', 1), split_part(d.k, '|', 2)::date, d.spent, d.calls
-      from unnest(${keys}::text[], ${spent}::numeric[], ${calls}::int8[]) as d(k, spent, calls)
-      on conflict (chain_id, organization, day) do update set
-        spent = chain.org_spend_daily.spent + excluded.spent, calls = chain.org_spend_daily.calls + excluded.calls
-    `.execute(db)
-  }
+  await addToDaily(db, chainId, 'creator_revenue_daily', 'creator_id', 'int8', ['revenue', 'calls'], changes.creatorDaily)
+  await addToDaily(db, chainId, 'product_stats_daily', 'product', 'text', ['revenue', 'calls'], changes.productDaily)
+  await addToDaily(db, chainId, 'org_spend_daily', 'organization', 'text', ['spent', 'calls'], changes.orgDaily)
   if (changes.marketDaily.size > 0) {
     const { keys, values: [volume, calls] } = deltaColumns(changes.marketDaily, ['volume', 'calls'])
     await sql`
@@ -229,4 +202,29 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
       }))
       .execute()
   }
+}
+
+/**
+ * Adds deltas keyed `<entity>|<day>` into a daily aggregate (chain_id, entity, day) whose first
+ * field is an amount and second a call count.
+ */
+async function addToDaily<F extends string>(
+  db: Db,
+  chainId: number,
+  table: 'creator_revenue_daily' | 'product_stats_daily' | 'org_spend_daily',
+  keyColumn: string,
+  keyType: 'int8' | 'text',
+  fields: readonly [amount: F, calls: F],
+  deltas: DeltaMap<F>,
+): Promise<void> {
+  if (deltas.size === 0) return
+  const { keys, values: [amounts, calls] } = deltaColumns(deltas, fields)
+  const [amount, count] = fields.map((f) => sql.ref(f))
+  await sql`
+    insert into ${sql.table(`chain.${table}`)} as t (chain_id, ${sql.ref(keyColumn)}, day, ${amount}, ${count})
+    select ${chainId}, split_part(d.k, '|', 1)::${sql.raw(keyType)}, split_part(d.k, '|', 2)::date, d.amount, d.calls
+    from unnest(${keys}::text[], ${amounts}::numeric[], ${calls}::int8[]) as d(k, amount, calls)
+    on conflict (chain_id, ${sql.ref(keyColumn)}, day) do update set
+      ${amount} = t.${amount} + excluded.${amount}, ${count} = t.${count} + excluded.${count}
+  `.execute(db)
 }
