@@ -239,8 +239,9 @@ export function createIndexer(options: IndexerOptions) {
     metrics.head.set(head)
     metrics.lag.set(Math.max(0, head - checkpoint.block))
 
-    // An unfinalized checkpoint must still be on the chain before anything is built on it.
-    if (checkpoint.hash !== null && checkpoint.block > finalized - 1) {
+    // The checkpoint must still be on the chain before anything is built on it — also after a
+    // pause long enough for the head to move past the finality window.
+    if (checkpoint.hash !== null) {
       const current = await header(checkpoint.block)
       if (current && current.hash !== checkpoint.hash) {
         await handleReorg(`indexed block ${checkpoint.block} is no longer on the chain`)

@@ -176,6 +176,16 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
       on conflict (chain_id, address) do update set balance = chain.token_balances.balance + excluded.balance
     `.execute(db)
   }
+  if (changes.newOrganizations.length > 0) {
+    // A new organization holds what its address holds: tUSDT sent there before its creation
+    // included (see handlers/tusdt.ts); token_balances is already up to date with this batch.
+    await sql`
+      update chain.organizations as o set balance = b.balance
+      from chain.token_balances as b
+      where o.chain_id = ${chainId} and b.chain_id = o.chain_id and b.address = o.address
+        and o.address = any(${pgArrayLiteral(changes.newOrganizations.map((o) => o.address))}::text[])
+    `.execute(db)
+  }
   await addToDaily(db, chainId, 'creator_revenue_daily', 'creator_id', 'int8', ['revenue', 'calls'], changes.creatorDaily)
   await addToDaily(db, chainId, 'product_stats_daily', 'product', 'text', ['revenue', 'calls'], changes.productDaily)
   await addToDaily(db, chainId, 'org_spend_daily', 'organization', 'text', ['spent', 'calls'], changes.orgDaily)

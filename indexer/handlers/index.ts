@@ -16,6 +16,7 @@ export { isChild, type KnownContracts } from './known-contracts.js'
  * discovered first: an organization's constructor event precedes its OrganizationCreated.
  */
 export function applyLogs(logs: readonly PlacedLog[], changes: BatchChanges, known: KnownContracts): void {
+  known.createdInBatch = new Map()
   for (const log of logs) if (log.raw.address === known.orchestrator) discoverChild(log, known)
   for (const log of logs) {
     const address = log.raw.address

@@ -10,6 +10,8 @@ export interface KnownContracts {
   tusdt: string
   organizations: Set<string>
   products: Set<string>
+  /** Where the organizations created in the batch being applied were created. */
+  createdInBatch?: Map<string, { block: number; logIndex: number }>
 }
 
 export function isChild(known: KnownContracts, address: string): boolean {

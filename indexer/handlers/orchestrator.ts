@@ -12,8 +12,11 @@ const creatorRegisteredData = [{ type: 'string' }] as const
 /** Adds the children this log creates to the known sets (run over a range before applying it). */
 export function discoverChild(log: PlacedLog, known: KnownContracts): void {
   const topic0 = log.raw.topics[0]
-  if (topic0 === topics.organizationCreated) known.organizations.add(topicAddress(log.raw.topics[1]))
-  else if (topic0 === topics.productCreated) known.products.add(topicAddress(log.raw.topics[1]))
+  if (topic0 === topics.organizationCreated) {
+    const organization = topicAddress(log.raw.topics[1])
+    known.organizations.add(organization)
+    known.createdInBatch?.set(organization, { block: log.block, logIndex: log.logIndex })
+  } else if (topic0 === topics.productCreated) known.products.add(topicAddress(log.raw.topics[1]))
 }
 
 export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boolean {

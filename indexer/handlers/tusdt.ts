@@ -11,15 +11,22 @@ export function applyTusdtLog(log: PlacedLog, changes: BatchChanges, known: Know
   const from = topicAddress(t[1])
   const to = topicAddress(t[2])
   const amount = dataWord(log.raw.data, 0)
+  // An organization's address is predictable: tUSDT sent there before it exists is part of its
+  // starting balance (taken from token_balances at creation), not a deposit.
+  const isOrganization = (address: string) => {
+    if (!known.organizations.has(address)) return false
+    const created = known.createdInBatch?.get(address)
+    return !created || created.block < log.block || (created.block === log.block && created.logIndex < log.logIndex)
+  }
   changes.transfers.push({ txHash: log.txHash, logIndex: log.logIndex, block: log.block, time: log.time, from, to, amount })
   if (from !== ZERO_ADDRESS) changes.balances.add(from, 'balance', -amount)
   if (to !== ZERO_ADDRESS) changes.balances.add(to, 'balance', amount)
   changes.touch('token_transfers', 'token_balances')
-  if (known.organizations.has(from)) {
+  if (isOrganization(from)) {
     changes.organizations.add(from, 'balance', -amount)
     changes.touch('organizations')
   }
-  if (known.organizations.has(to)) {
+  if (isOrganization(to)) {
     changes.organizations.add(to, 'balance', amount)
     changes.organizations.add(to, 'deposited', amount)
     changes.payments.push({

@@ -42,10 +42,12 @@ export async function findCommonAncestor(
 /** Rolls the index back to `ancestor` in one transaction; returns the number of row changes undone. */
 export async function rollbackTo(db: Kysely<Database>, chainId: number, ancestor: { number: number; hash: string }, fromBlock: number): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    const touched = await trx.selectFrom('chain.undo_log').select('table_name').distinct()
+      .where('chain_id', '=', chainId).where('block_number', '>', String(ancestor.number)).execute()
     const { rows } = await sql<{ undone: number }>`select chain.undo_to(${chainId}, ${ancestor.number}) as undone`.execute(trx)
     await trx.deleteFrom('chain.blocks').where('chain_id', '=', chainId).where('number', '>', String(ancestor.number)).execute()
     await saveCheckpoint(trx, chainId, { block: ancestor.number, hash: ancestor.hash })
-    const notification: IndexNotification = { chainId, fromBlock: ancestor.number + 1, toBlock: fromBlock, tables: [], reorg: true }
+    const notification: IndexNotification = { chainId, fromBlock: ancestor.number + 1, toBlock: fromBlock, tables: touched.map((t) => t.table_name), reorg: true }
     await sql`select pg_notify(${INDEX_CHANNEL}, ${JSON.stringify(notification)})`.execute(trx)
     return Number(rows[0]?.undone ?? 0)
   })

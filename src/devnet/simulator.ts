@@ -47,7 +47,7 @@ export async function createMarketSimulator(options: MarketSimulatorOptions) {
   const { chain, seed, weights } = options
   const { orchestrator, tusdt: token, creatorIdentity } = chain.deployment
   const modelFeePerCall = options.modelFeePerCall ?? tusdt('0.0001')
-  const startBlock = await chain.publicClient.getBlockNumber()
+  const startBlock = await chain.publicClient.getBlockNumber({ cacheTime: 0 })
   const state: MarketState = await loadMarketState(chain, seed)
   const random: Random = createRandom((seed ^ Math.imul(Number(startBlock), 0x9e3779b1)) >>> 0)
   const totals = { actions: 0, transactions: 0, events: 0 }

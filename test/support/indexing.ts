@@ -21,7 +21,9 @@ export async function snapshotIndex(db: Kysely<Database>, chainId: number): Prom
   const snapshot: Record<string, unknown[]> = {}
   for (const table of derivedTables) {
     const { rows } = await sql<Record<string, unknown>>`
-      select to_jsonb(t) as row from ${sql.table(`chain.${table}`)} t where chain_id = ${chainId}
+      select (select jsonb_object_agg(e.key, case jsonb_typeof(e.value) when 'number' then to_jsonb(e.value #>> '{}') else e.value end)
+              from jsonb_each(to_jsonb(t)) e) as row
+      from ${sql.table(`chain.${table}`)} t where chain_id = ${chainId}
       order by ${sql.raw('1')}`.execute(db)
     snapshot[table] = rows.map((r) => r.row as Record<string, unknown>).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
   }
