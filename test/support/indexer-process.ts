@@ -10,7 +10,7 @@
  *   const snapshot = await database.read((db) => snapshotIndex(db, chainId))
  *   await database.cleanup()
  */
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Kysely } from 'kysely'
@@ -29,12 +29,6 @@ export interface ChildDatabase {
    * has it open (an embedded database belongs to one process).
    */
   read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>
-  /**
-   * Reads the database as a killed process left it, without recovering it in place: on PGlite
-   * a copy of the directory is opened (the next child recovers the original itself); on
-   * PostgreSQL the server has recovered already and this is `read`.
-   */
-  readCrashImage<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>
   cleanup(): Promise<void>
 }
 
@@ -42,7 +36,7 @@ export interface ChildDatabase {
 export async function createChildDatabase(serverUrl = process.env.DATABASE_URL): Promise<ChildDatabase> {
   if (serverUrl) {
     const scratch = await createScratchPostgresDatabase(serverUrl)
-    const database: ChildDatabase = {
+    return {
       kind: 'postgres',
       env: { DATABASE_URL: scratch.url },
       target: scratch.url,
@@ -54,10 +48,8 @@ export async function createChildDatabase(serverUrl = process.env.DATABASE_URL):
           await handle.destroy()
         }
       },
-      readCrashImage: (fn) => database.read(fn),
       cleanup: () => scratch.drop(),
     }
-    return database
   }
   const dataDir = await mkdtemp(path.join(tmpdir(), 'haithe-indexer-'))
   // Where `haithe` puts it: <data dir>/pglite (src/commands/migrate.ts).
@@ -75,15 +67,6 @@ export async function createChildDatabase(serverUrl = process.env.DATABASE_URL):
     env: { HAITHE_DATA_DIR: dataDir },
     target: pgliteDir,
     read: (fn) => readDir(pgliteDir, fn),
-    async readCrashImage(fn) {
-      const copy = await mkdtemp(path.join(tmpdir(), 'haithe-crash-image-'))
-      try {
-        await cp(pgliteDir, copy, { recursive: true })
-        return await readDir(copy, fn)
-      } finally {
-        await rm(copy, { recursive: true, force: true })
-      }
-    },
     cleanup: () => rm(dataDir, { recursive: true, force: true }),
   }
 }
@@ -155,7 +138,7 @@ export async function startIndexerProcess(options: IndexerProcessOptions): Promi
 
   const readiness = async (): Promise<Readiness> => {
     const { status, text } = await get('/health/ready')
-    let detail = ''
+    let detail: string
     try {
       detail = (JSON.parse(text) as { checks?: { indexer?: { detail?: string } } }).checks?.indexer?.detail ?? ''
     } catch {
@@ -184,10 +167,9 @@ export async function startIndexerProcess(options: IndexerProcessOptions): Promi
     },
     async waitUntilIndexed(block, timeoutMs) {
       const deadline = Date.now() + timeoutMs
-      let last: Readiness = { status: 0, detail: '' }
       for (;;) {
         if (proc.hasExited()) throw new Error(`the indexer exited before indexing block ${block}; stderr: ${proc.stderr().slice(-2000)}; last log lines: ${proc.stdout().slice(-2000)}`)
-        last = await readiness()
+        const last = await readiness()
         if (last.status === 200 && last.indexed !== undefined && last.indexed >= block) return last
         if (Date.now() > deadline) throw new Error(`the indexer did not index block ${block} within ${timeoutMs} ms; readiness ${last.status} ${last.detail}; last log lines: ${proc.stdout().slice(-2000)}`)
         await new Promise((r) => setTimeout(r, 100))
