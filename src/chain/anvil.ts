@@ -1,5 +1,6 @@
 /**
- * A local anvil chain (npm @foundry-rs/anvil), started on a free loopback port. Used by
+ * A local anvil chain (npm @foundry-rs/anvil-<platform>, the binary of @foundry-rs/anvil), started
+ * on a free loopback port. Used by
  * `haithe dev`, the tests and the benchmarks.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -38,7 +39,8 @@ function anvilBinary(): string {
   try {
     return require.resolve(`${pkg}/bin/anvil${process.platform === 'win32' ? '.exe' : ''}`)
   } catch {
-    throw new AnvilStartError(`anvil binary for ${process.platform}/${process.arch} not installed (${pkg}); run \`npm install\``)
+    // package.json lists only the linux-x64 build (the others are not on every registry mirror).
+    throw new AnvilStartError(`anvil binary for ${process.platform}/${process.arch} not installed: run \`npm install --no-save ${pkg}@1.7.1\``)
   }
 }
 
