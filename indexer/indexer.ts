@@ -12,7 +12,7 @@ import type { Database } from '../src/db/index.js'
 import { BatchChanges } from './aggregates/changes.js'
 import { readCheckpoint, type Checkpoint } from './database/checkpoint.js'
 import { commitBatch, pruneFinalized, type BlockHeader } from './database/commit.js'
-import { acquireLeadership } from './database/leader.js'
+import { acquireLeadership, assertLeader, LeadershipLostError, type Leadership } from './database/leader.js'
 import { IndexInvariantError } from './database/write-batch.js'
 import { applyLogs, type KnownContracts } from './handlers/index.js'
 import { createIndexerMetrics } from './metrics.js'
@@ -72,7 +72,7 @@ export interface IndexerStatus {
 
 /** Errors after which the index must not be touched again without a person looking. */
 const isFatal = (err: unknown) =>
-  err instanceof ReorgTooDeepError || err instanceof IndexInvariantError || (err instanceof RpcRequestError && !err.retryable)
+  err instanceof LeadershipLostError || err instanceof ReorgTooDeepError || err instanceof IndexInvariantError || (err instanceof RpcRequestError && !err.retryable)
 
 export function createIndexer(options: IndexerOptions) {
   const { db, chain, logger, signal } = options
@@ -93,6 +93,8 @@ export function createIndexer(options: IndexerOptions) {
   const rate: { at: number; events: number }[] = []
   let eventsTotal = 0
   let checkpoint: Checkpoint = { block: startBlock - 1, hash: null }
+  let leadership: Leadership | undefined
+  const leaderPid = () => leadership?.holderPid()
   let known: KnownContracts = { orchestrator, creatorIdentity, tusdt, organizations: new Set(), products: new Set() }
 
   const hex = (n: number) => `0x${n.toString(16)}`
@@ -110,6 +112,7 @@ export function createIndexer(options: IndexerOptions) {
     ])
     known = { orchestrator, creatorIdentity, tusdt, organizations: new Set(organizations.map((r) => r.address)), products: new Set(products.map((r) => r.address)) }
     status.indexed = checkpoint.block
+    metrics.indexed.set(checkpoint.block)
   }
 
   function recordProgress(events: number, head: number): void {
@@ -142,7 +145,7 @@ export function createIndexer(options: IndexerOptions) {
       changes = new BatchChanges()
       batchFrom = to + 1
       await pending // one commit in flight: the next batch is decoded while this one is written
-      pending = commitBatch(db, { chainId, fromBlock: batchStart, checkpoint: { block: to, hash: null }, changes: batch }).then(() => {
+      pending = commitBatch(db, { chainId, fromBlock: batchStart, checkpoint: { block: to, hash: null }, changes: batch, leaderPid: leaderPid() }).then(() => {
         checkpoint = { block: to, hash: null }
         events += batch.events
         recordProgress(batch.events, head)
@@ -195,7 +198,7 @@ export function createIndexer(options: IndexerOptions) {
       async (n) => (await header(n))?.hash ?? '',
       chain.finalityDepth,
     )
-    const undone = await rollbackTo(db, chainId, ancestor, checkpoint.block)
+    const undone = await rollbackTo(db, chainId, ancestor, checkpoint.block, leaderPid())
     metrics.reorgs.inc()
     logger.warn({ reason, from: checkpoint.block, ancestor: ancestor.number, depth: checkpoint.block - ancestor.number, undone }, `reorg: rolled back to block ${ancestor.number}`)
     await loadState()
@@ -208,6 +211,8 @@ export function createIndexer(options: IndexerOptions) {
     const base = await header(checkpoint.block)
     if (!base) throw new Error(`the node does not have block ${checkpoint.block} yet`)
     await db.transaction().execute(async (trx) => {
+      const pid = leaderPid()
+      if (pid !== undefined) await assertLeader(trx, chainId, pid)
       await trx.insertInto('chain.blocks').values({ chain_id: chainId, number: BigInt(base.number), hash: base.hash, parent_hash: base.parentHash, timestamp: BigInt(base.timestamp) })
         .onConflict((oc) => oc.columns(['chain_id', 'number']).doNothing()).execute()
       await trx.updateTable('chain.checkpoints').set({ block_hash: base.hash }).where('chain_id', '=', chainId).execute()
@@ -225,7 +230,7 @@ export function createIndexer(options: IndexerOptions) {
       const logs = await placeLogs(rpc, await fetchLogs(rpc, sources, { blockHash: block.hash }), new Map([[n, block.timestamp]]))
       const changes = new BatchChanges()
       applyLogs(logs, changes, known)
-      await commitBatch(db, { chainId, fromBlock: n, checkpoint: { block: n, hash: block.hash }, changes, unfinalizedBlock: block })
+      await commitBatch(db, { chainId, fromBlock: n, checkpoint: { block: n, hash: block.hash }, changes, unfinalizedBlock: block, leaderPid: leaderPid() })
       checkpoint = { block: n, hash: block.hash }
       recordProgress(changes.events, head)
     }
@@ -263,7 +268,7 @@ export function createIndexer(options: IndexerOptions) {
   }
 
   async function run(): Promise<void> {
-    const leadership = acquireLeadership(db, {
+    leadership = acquireLeadership(db, {
       kind: options.kind,
       chainId,
       signal,
@@ -300,7 +305,7 @@ export function createIndexer(options: IndexerOptions) {
       }
     } finally {
       if (status.role !== 'failed') status.role = 'stopped'
-      await leadership.release().catch(() => {})
+      await leadership?.release().catch(() => {})
     }
   }
 

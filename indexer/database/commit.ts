@@ -7,6 +7,7 @@ import { sql, type Kysely } from 'kysely'
 import type { Database } from '../../src/db/index.js'
 import type { BatchChanges } from '../aggregates/changes.js'
 import { saveCheckpoint, type Checkpoint } from './checkpoint.js'
+import { assertLeader } from './leader.js'
 import { writeBatch } from './write-batch.js'
 
 /** Channel of the indexer's notifications; the payload is a JSON `IndexNotification`. */
@@ -35,11 +36,14 @@ export interface CommitOptions {
   changes: BatchChanges
   /** Realtime: journal the changes under this block (so a reorg can undo them) and remember it. */
   unfinalizedBlock?: BlockHeader
+  /** The lock session's backend pid: the commit fails if it no longer holds the lock. */
+  leaderPid?: number
 }
 
 export async function commitBatch(db: Kysely<Database>, options: CommitOptions): Promise<void> {
   const { chainId, changes } = options
   await db.transaction().execute(async (trx) => {
+    if (options.leaderPid !== undefined) await assertLeader(trx, chainId, options.leaderPid)
     if (options.unfinalizedBlock) {
       const block = options.unfinalizedBlock
       await sql`select set_config('haithe.journal_block', ${String(block.number)}, true)`.execute(trx)

@@ -4,15 +4,21 @@
  * When the leader dies its session ends, the lock is freed, and a standby takes over.
  * Embedded PGlite belongs to one process, which is always the leader.
  */
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../../src/db/index.js'
 
 /** Advisory lock keys: a fixed class ("HAIT") and the chain id. */
 const LOCK_CLASS = 0x48414954
 
+export class LeadershipLostError extends Error {
+  override name = 'LeadershipLostError'
+}
+
 export interface Leadership {
   /** Resolves when this process leads; waits (polling) while another one does. */
   acquired: Promise<void>
+  /** Backend pid of the session holding the lock, once acquired (undefined on PGlite). */
+  holderPid(): number | undefined
   release(): Promise<void>
 }
 
@@ -20,7 +26,8 @@ export function acquireLeadership(
   db: Kysely<Database>,
   options: { kind: 'postgres' | 'pglite'; chainId: number; pollMs?: number; signal: AbortSignal; onWaiting?: () => void },
 ): Leadership {
-  if (options.kind === 'pglite') return { acquired: Promise.resolve(), release: async () => {} }
+  if (options.kind === 'pglite') return { acquired: Promise.resolve(), holderPid: () => undefined, release: async () => {} }
+  let holder: number | undefined
 
   let releaseSession!: () => void
   const sessionDone = new Promise<void>((resolve) => (releaseSession = resolve))
@@ -43,6 +50,7 @@ export function acquireLeadership(
         if (options.signal.aborted) throw options.signal.reason
         await new Promise((r) => setTimeout(r, options.pollMs ?? 1000))
       }
+      holder = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(connection)).rows[0]!.pid
       acquiredResolve()
       await sessionDone
       await sql`select pg_advisory_unlock(${LOCK_CLASS}, ${options.chainId})`.execute(connection)
@@ -51,9 +59,21 @@ export function acquireLeadership(
 
   return {
     acquired,
+    holderPid: () => holder,
     release: async () => {
       releaseSession()
       await held
     },
   }
+}
+
+/**
+ * Fencing, inside a commit: fails unless session `pid` still holds the chain's lock. A leader whose
+ * lock session died (server restart, idle timeout) must not write beside the new leader.
+ */
+export async function assertLeader(trx: Transaction<Database>, chainId: number, pid: number): Promise<void> {
+  const { rows } = await sql`
+    select 1 from pg_locks where locktype = 'advisory' and classid = ${LOCK_CLASS} and objid = ${chainId}
+      and objsubid = 2 and pid = ${pid} and granted`.execute(trx)
+  if (rows.length === 0) throw new LeadershipLostError(`lost the indexer lock for chain ${chainId}: another process may lead now; stopping`)
 }

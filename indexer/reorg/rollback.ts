@@ -6,6 +6,7 @@ import { sql, type Kysely } from 'kysely'
 import type { Database } from '../../src/db/index.js'
 import { saveCheckpoint } from '../database/checkpoint.js'
 import { INDEX_CHANNEL, type IndexNotification } from '../database/commit.js'
+import { assertLeader } from '../database/leader.js'
 
 export class ReorgTooDeepError extends Error {
   override name = 'ReorgTooDeepError'
@@ -40,8 +41,11 @@ export async function findCommonAncestor(
 }
 
 /** Rolls the index back to `ancestor` in one transaction; returns the number of row changes undone. */
-export async function rollbackTo(db: Kysely<Database>, chainId: number, ancestor: { number: number; hash: string }, fromBlock: number): Promise<number> {
+export async function rollbackTo(
+  db: Kysely<Database>, chainId: number, ancestor: { number: number; hash: string }, fromBlock: number, leaderPid?: number,
+): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    if (leaderPid !== undefined) await assertLeader(trx, chainId, leaderPid)
     const touched = await trx.selectFrom('chain.undo_log').select('table_name').distinct()
       .where('chain_id', '=', chainId).where('block_number', '>', String(ancestor.number)).execute()
     const { rows } = await sql<{ undone: number }>`select chain.undo_to(${chainId}, ${ancestor.number}) as undone`.execute(trx)

@@ -123,6 +123,9 @@ async function openPostgres(url: string, setting: string, options: DatabaseOptio
   // An idle connection that breaks (server restart) is dropped from the pool; without
   // a listener, the pool's 'error' event would crash the process.
   pool.on('error', (error) => options.logger?.warn({ target, reason: reasonOf(error, passwordsOf(url)) }, 'idle PostgreSQL connection lost'))
+  // A checked-out client has no pool listener: a session the server ends while it is held (the
+  // indexer's lock session) would crash the process. Its next query fails instead.
+  pool.on('connect', (client) => client.on('error', (error) => options.logger?.warn({ target, reason: reasonOf(error, passwordsOf(url)) }, 'PostgreSQL connection lost')))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   try {
     await checkDatabaseConnection(db, target, passwordsOf(url))

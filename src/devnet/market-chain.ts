@@ -45,8 +45,14 @@ export function createMarketChain(options: MarketChainOptions) {
 
     async confirm(pending: Promise<Hash>, what: string): Promise<TransactionReceipt> {
       const hash = await pending
-      // A local chain mines at once: poll often rather than wait a whole default interval.
-      const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 10, timeout: 60_000 })
+      // A local chain mines at once: poll the receipt itself, often (viem's watcher can wait for a
+      // next block that nobody makes).
+      const deadline = Date.now() + 60_000
+      let receipt: TransactionReceipt | undefined
+      while (!(receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined))) {
+        if (Date.now() > deadline) throw new SimulatorTransactionError(`${what}: no receipt within 60 s (tx ${hash})`)
+        await new Promise((r) => setTimeout(r, 10))
+      }
       if (receipt.status !== 'success') throw new SimulatorTransactionError(`${what} reverted (tx ${hash})`)
       return receipt
     },
