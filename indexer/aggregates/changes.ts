@@ -65,7 +65,8 @@ export class BatchChanges {
   readonly payments: PaymentRow[] = []
   readonly transfers: TransferRow[] = []
 
-  readonly organizations = new DeltaMap(['balance', 'deposited', 'spent', 'calls', 'enabled'] as const)
+  /** An organization's balance is not here: it is its token_balances row, copied at write time. */
+  readonly organizations = new DeltaMap(['deposited', 'spent', 'calls', 'enabled'] as const)
   readonly creators = new DeltaMap(['revenue', 'calls', 'withdrawn', 'claimable'] as const)
   readonly products = new DeltaMap(['revenue', 'calls', 'enabled'] as const)
   /** Last value wins within the batch. */

@@ -92,14 +92,14 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
   }
 
   if (changes.organizations.size > 0) {
-    const { keys, count, values: [balance, deposited, spent, calls, enabled] } = deltaColumns(changes.organizations, ['balance', 'deposited', 'spent', 'calls', 'enabled'])
+    const { keys, count, values: [deposited, spent, calls, enabled] } = deltaColumns(changes.organizations, ['deposited', 'spent', 'calls', 'enabled'])
     await expectUpdated(
       sql`
         update chain.organizations as o set
-          balance = o.balance + d.balance, deposited = o.deposited + d.deposited, spent = o.spent + d.spent,
+          deposited = o.deposited + d.deposited, spent = o.spent + d.spent,
           calls = o.calls + d.calls, enabled_product_count = o.enabled_product_count + d.enabled
-        from unnest(${keys}::text[], ${balance}::numeric[], ${deposited}::numeric[], ${spent}::numeric[], ${calls}::int8[], ${enabled}::int[])
-          as d(address, balance, deposited, spent, calls, enabled)
+        from unnest(${keys}::text[], ${deposited}::numeric[], ${spent}::numeric[], ${calls}::int8[], ${enabled}::int[])
+          as d(address, deposited, spent, calls, enabled)
         where o.chain_id = ${chainId} and o.address = d.address
       `.execute(db),
       count,
@@ -176,14 +176,14 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
       on conflict (chain_id, address) do update set balance = chain.token_balances.balance + excluded.balance
     `.execute(db)
   }
-  if (changes.newOrganizations.length > 0) {
-    // A new organization holds what its address holds: tUSDT sent there before its creation
-    // included (see handlers/tusdt.ts); token_balances is already up to date with this batch.
+  if (changes.balances.size > 0) {
+    // An organization's balance is its tUSDT balance (tUSDT sent before its creation included):
+    // copied from token_balances, now up to date with this batch, for every address it moved.
     await sql`
       update chain.organizations as o set balance = b.balance
       from chain.token_balances as b
       where o.chain_id = ${chainId} and b.chain_id = o.chain_id and b.address = o.address
-        and o.address = any(${pgArrayLiteral(changes.newOrganizations.map((o) => o.address))}::text[])
+        and o.address = any(${pgArrayLiteral([...changes.balances.entries.keys()])}::text[])
     `.execute(db)
   }
   await addToDaily(db, chainId, 'creator_revenue_daily', 'creator_id', 'int8', ['revenue', 'calls'], changes.creatorDaily)

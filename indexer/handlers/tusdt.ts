@@ -11,8 +11,8 @@ export function applyTusdtLog(log: PlacedLog, changes: BatchChanges, known: Know
   const from = topicAddress(t[1])
   const to = topicAddress(t[2])
   const amount = dataWord(log.raw.data, 0)
-  // An organization's address is predictable: tUSDT sent there before it exists is part of its
-  // starting balance (taken from token_balances at creation), not a deposit.
+  // An organization's address is predictable: tUSDT sent there before it exists is in its balance
+  // (its token_balances row) but is not a deposit.
   const isOrganization = (address: string) => {
     if (!known.organizations.has(address)) return false
     const created = known.createdInBatch?.get(address)
@@ -22,12 +22,8 @@ export function applyTusdtLog(log: PlacedLog, changes: BatchChanges, known: Know
   if (from !== ZERO_ADDRESS) changes.balances.add(from, 'balance', -amount)
   if (to !== ZERO_ADDRESS) changes.balances.add(to, 'balance', amount)
   changes.touch('token_transfers', 'token_balances')
-  if (isOrganization(from)) {
-    changes.organizations.add(from, 'balance', -amount)
-    changes.touch('organizations')
-  }
+  if (known.organizations.has(from) || known.organizations.has(to)) changes.touch('organizations')
   if (isOrganization(to)) {
-    changes.organizations.add(to, 'balance', amount)
     changes.organizations.add(to, 'deposited', amount)
     changes.payments.push({
       txHash: log.txHash, logIndex: log.logIndex, block: log.block, time: log.time, kind: 'deposit', organization: to,
