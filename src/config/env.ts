@@ -10,6 +10,10 @@ export const envOverrides = {
   DATABASE_STATEMENT_TIMEOUT_MS: 'database.statementTimeoutMs',
   PORT: 'api.port',
   CORS_ORIGINS: 'api.corsOrigins',
+  READ_API_KEYS: 'api.apiKeys',
+  REQUEST_TIMEOUT_MS: 'api.requestTimeoutMs',
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: 'api.rateLimit.anonymousPerMinute',
+  RATE_LIMIT_IDENTIFIED_PER_MINUTE: 'api.rateLimit.identifiedPerMinute',
   GATEWAY_PORT: 'gateway.port',
   GRPC_PORT: 'grpc.port',
   INDEXER_PORT: 'indexer.port',
@@ -31,7 +35,7 @@ export const envOverrides = {
 } as const
 
 /** Values that are lists in the configuration and comma-separated in the environment. */
-const listPaths = new Set<string>(['api.corsOrigins'])
+const listPaths = new Set<string>(['api.corsOrigins', 'api.apiKeys'])
 
 export type EnvName = keyof typeof envOverrides
 

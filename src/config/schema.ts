@@ -53,7 +53,23 @@ export const configSchema = z.object({
     readUrl: postgresUrl.nullable(),
     statementTimeoutMs: z.coerce.number().int().positive(),
   }),
-  api: z.object({ host: z.string().min(1), port, corsOrigins: z.array(z.string()) }),
+  api: z.object({
+    host: z.string().min(1),
+    port,
+    corsOrigins: z.array(z.string()),
+    /** A request still running after this long is answered 503. */
+    requestTimeoutMs: z.coerce.number().int().positive(),
+    rateLimit: z.object({
+      /** Requests per minute per IP address, anonymous callers. */
+      anonymousPerMinute: z.coerce.number().int().positive(),
+      /** Requests per minute for a caller identified by an API key or a wallet signature. */
+      identifiedPerMinute: z.coerce.number().int().positive(),
+    }),
+    /** Keys that identify a caller to the read API (READ_API_KEYS, comma-separated). Never logged. */
+    apiKeys: z.array(z.string().min(16, 'each read API key must be at least 16 characters')),
+    /** The hot cache: at most this many entries and this many bytes of JSON. */
+    cache: z.object({ maxEntries: z.coerce.number().int().positive(), maxBytes: z.coerce.number().int().positive() }),
+  }),
   gateway: z.object({ host: z.string().min(1), port }),
   grpc: z.object({ host: z.string().min(1), port }),
   indexer: z.object({

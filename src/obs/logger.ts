@@ -18,6 +18,8 @@ export const redactedPaths = [
   '*.jwtSecret',
   'apiKey',
   '*.apiKey',
+  'apiKeys',
+  '*.apiKeys',
   '*.*.apiKey',
   'token',
   '*.token',
@@ -28,6 +30,7 @@ export const redactedPaths = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-api-key"]',
+  'req.headers["x-haithe-signature"]',
 ]
 
 export function createLogger(options: LoggerOptions): Logger {
