@@ -1,5 +1,6 @@
 export { createIndexer, defaultTuning, type Indexer, type IndexerOptions, type IndexerStatus, type IndexerTuning, type IndexerRole } from './indexer.js'
 export { INDEX_CHANNEL, type IndexNotification } from './database/commit.js'
+export { readIndexerStatus, type RecordedIndexerStatus } from './database/status.js'
 export { ReorgTooDeepError } from './reorg/rollback.js'
 export { IndexInvariantError } from './database/write-batch.js'
 export { describeProgress } from './progress.js'

@@ -13,6 +13,7 @@ import { BatchChanges } from './aggregates/changes.js'
 import { readCheckpoint, type Checkpoint } from './database/checkpoint.js'
 import { commitBatch, pruneFinalized, type BlockHeader } from './database/commit.js'
 import { acquireLeadership, assertLeader, LeadershipLostError, type Leadership } from './database/leader.js'
+import { createStatusRecorder } from './database/status.js'
 import { IndexInvariantError } from './database/write-batch.js'
 import { applyLogs, type KnownContracts } from './handlers/index.js'
 import { createIndexerMetrics } from './metrics.js'
@@ -96,6 +97,14 @@ export function createIndexer(options: IndexerOptions) {
   let leadership: Leadership | undefined
   const leaderPid = () => leadership?.holderPid()
   let known: KnownContracts = { orchestrator, creatorIdentity, tusdt, organizations: new Set(), products: new Set() }
+  // chain.indexer_status, for a read API in another process: written while this process leads.
+  const recorder = createStatusRecorder({ db, logger, current: () => currentStatus(), leaderPid })
+
+  /** A role change is recorded at once; other changes at most once a second. */
+  function setRole(role: IndexerRole): void {
+    status.role = role
+    recorder.changed()
+  }
 
   const hex = (n: number) => `0x${n.toString(16)}`
 
@@ -126,11 +135,12 @@ export function createIndexer(options: IndexerOptions) {
     while (rate.length > 2 && now - rate[0]!.at > 10_000) rate.shift()
     const first = rate[0]!
     status.eventsPerSecond = now > first.at ? Math.round(((eventsTotal - first.events) * 1000) / (now - first.at)) : 0
+    recorder.changed()
   }
 
   /** Final blocks from checkpoint+1 to `target`, in large batches without undo data. */
   async function backfill(target: number, head: number): Promise<void> {
-    status.role = 'backfill'
+    setRole('backfill')
     const from = checkpoint.block + 1
     const started = Date.now()
     let events = 0
@@ -241,6 +251,7 @@ export function createIndexer(options: IndexerOptions) {
     const finalized = Math.max(startBlock - 1, head - chain.finalityDepth)
     status.head = head
     status.finalized = finalized
+    recorder.changed()
     metrics.head.set(head)
     metrics.lag.set(Math.max(0, head - checkpoint.block))
 
@@ -258,12 +269,12 @@ export function createIndexer(options: IndexerOptions) {
       return 'busy'
     }
     if (checkpoint.block < head) {
-      status.role = 'realtime'
+      setRole('realtime')
       await followHead(head)
       await pruneFinalized(db, chainId, finalized)
       return 'busy'
     }
-    status.role = 'realtime'
+    setRole('realtime')
     return 'idle'
   }
 
@@ -279,6 +290,8 @@ export function createIndexer(options: IndexerOptions) {
     })
     try {
       await leadership.acquired
+      status.role = 'starting'
+      recorder.lead()
       logger.info({ chainId, rpc: chain.rpcUrl.replace(/\/\/[^@/]*@/, '//***@') }, 'indexer: leading')
       await loadState()
       let failures = 0
@@ -291,13 +304,14 @@ export function createIndexer(options: IndexerOptions) {
         } catch (err) {
           if (signal.aborted) break
           if (isFatal(err)) {
-            status.role = 'failed'
             status.error = (err as Error).message
+            setRole('failed')
             logger.error({ err }, `indexer stopped: ${(err as Error).message}`)
             throw err
           }
           failures += 1
           status.error = (err as Error).message
+          recorder.changed()
           logger.warn({ err, failures }, 'indexer step failed; resuming from the checkpoint')
           await sleepUnlessAborted(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal)
           await loadState().catch(() => {})
@@ -305,6 +319,8 @@ export function createIndexer(options: IndexerOptions) {
       }
     } finally {
       if (status.role !== 'failed') status.role = 'stopped'
+      // Recorded before the lock is released, so a standby taking over cannot be overwritten.
+      await recorder.close()
       await leadership?.release().catch(() => {})
     }
   }

@@ -1,15 +1,13 @@
 /** The `haithe` command. */
 import { parseArgs } from 'node:util'
-import { sql } from 'kysely'
-import { createApiServer } from './api/index.js'
 import { UsageError, userFacingErrors } from './commands/errors.js'
+import { runApi } from './commands/api.js'
 import { runDev } from './commands/dev.js'
 import { runIndexer } from './commands/indexer.js'
-import { openDatabase, runMigrate } from './commands/migrate.js'
+import { runMigrate } from './commands/migrate.js'
 import { runSimulate } from './commands/simulate.js'
 import { loadConfig } from './config/index.js'
 import { createContext, type Context } from './context.js'
-import { migrateToLatest } from './db/index.js'
 
 const usage = `haithe <command> [options]
 
@@ -18,7 +16,7 @@ commands:
                        a local anvil chain with the contracts, the indexer and the market simulator
       --fresh          forget the persisted local chain and embedded database first
       --seed <n>       simulator seed (default: config simulator.seed / SIMULATOR_SEED)
-  api                  the read API alone (health, readiness and metrics so far)
+  api                  the read API alone: REST under /v1, /docs, /openapi.json, WebSocket /v1/ws, gRPC
   migrate              apply database migrations (safe from several processes at once)
   simulate --events <n> [--seed <n>] [--rpc <url>]
                        put n events on a local anvil chain as fast as it takes them
@@ -82,15 +80,7 @@ async function main(argv: string[]): Promise<void> {
     case 'api': {
       const ctx = createContext(loadConfig(), 'haithe-api')
       stopOnSignals(ctx)
-      const database = await openDatabase(ctx)
-      ctx.shutdown.add('database', () => database.destroy())
-      await migrateToLatest(database.db, { logger: ctx.logger })
-      const api = createApiServer(ctx)
-      api.addReadinessCheck({ name: 'database', check: async () => (await sql`select 1`.execute(database.readDb), database.kind) })
-      const { port } = await api.listen(ctx.config.api.host, ctx.config.api.port)
-      ctx.shutdown.add('read API', () => api.close())
-      ctx.logger.info(`read API listening on http://localhost:${port}`)
-      return
+      return runApi(ctx)
     }
     case 'migrate':
       return runMigrate(createContext(loadConfig(), 'haithe-migrate'))

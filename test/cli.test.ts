@@ -120,7 +120,7 @@ describe('haithe dev, from nothing', () => {
   it('answers GET /health with 200 within 60 s, with no database server and no configuration', async () => {
     port = await freePort()
     const startedAt = Date.now()
-    dev = startHaithe(['dev'], haitheEnv({ HAITHE_DATA_DIR: dataDir, LOG_FORMAT: 'json', PORT: String(port) }))
+    dev = startHaithe(['dev'], haitheEnv({ HAITHE_DATA_DIR: dataDir, LOG_FORMAT: 'json', PORT: String(port), GRPC_PORT: '0' }))
     const response = await waitForStatus(`http://127.0.0.1:${port}/health`, 200, 60_000, dev)
     expect(await response.json()).toEqual({ status: 'ok' })
     // anvil, the contracts and the simulator are up within the same 60 s.
@@ -183,7 +183,7 @@ describe('haithe dev, from nothing', () => {
 
   it('started again on the same data directory, resumes the persisted chain (no redeploy) and the market goes on', async () => {
     port = await freePort()
-    const again = startHaithe(['dev'], haitheEnv({ HAITHE_DATA_DIR: dataDir, LOG_FORMAT: 'json', PORT: String(port) }))
+    const again = startHaithe(['dev'], haitheEnv({ HAITHE_DATA_DIR: dataDir, LOG_FORMAT: 'json', PORT: String(port), GRPC_PORT: '0' }))
     const resumed = await again.waitForLog((line) => line.msg === 'devnet: resumed the persisted chain', { timeoutMs: 60_000, what: 'the resumed chain' })
     expect(String(resumed.orchestrator).toLowerCase()).toBe(orchestrator.toLowerCase())
     // Every block the market made before the stop is still there.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { BatchChanges, DeltaMap, utcDay } from '../indexer/aggregates/changes.js'
+import { BatchChanges, DeltaMap, utcDay, utcHour } from '../indexer/aggregates/changes.js'
 import { pgArrayLiteral } from '../indexer/database/pg-array.js'
 import { applyLogs, topics, type PlacedLog } from '../indexer/handlers/index.js'
 import { describeProgress } from '../indexer/index.js'
@@ -34,6 +34,13 @@ describe('deltas and days', () => {
   it('days are UTC', () => {
     expect(utcDay(0)).toBe('1970-01-01')
     expect(utcDay(1_700_000_000)).toBe('2023-11-14')
+  })
+  it('hours are UTC, the start of the hour as a timestamptz literal', () => {
+    expect(utcHour(0)).toBe('1970-01-01T00:00Z')
+    expect(utcHour(1_700_000_000)).toBe('2023-11-14T22:00Z') // 22:13:20 UTC
+    expect(utcHour(86_399)).toBe('1970-01-01T23:00Z')
+    expect(utcHour(86_400)).toBe('1970-01-02T00:00Z')
+    expect(utcHour(1_700_000_000, utcDay(1_700_000_000))).toBe(utcHour(1_700_000_000))
   })
 })
 

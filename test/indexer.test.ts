@@ -25,7 +25,7 @@ import {
   type Hash,
 } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createIndexer, ReorgTooDeepError, type IndexerStatus, type IndexerTuning, type IndexNotification } from '../indexer/index.js'
+import { createIndexer, readIndexerStatus, ReorgTooDeepError, type IndexerStatus, type IndexerTuning, type IndexNotification, type RecordedIndexerStatus } from '../indexer/index.js'
 import {
   ANVIL_DEPLOYER_KEY,
   haitheCreatorIdentityAbi,
@@ -192,7 +192,7 @@ function startIndexing(database: { db: Db; kind: 'postgres' | 'pglite' }, chain:
   }
 }
 
-const chainTables = [...derivedTables, 'checkpoints', 'blocks', 'undo_log']
+const chainTables = [...derivedTables, 'checkpoints', 'blocks', 'undo_log', 'indexer_status']
 
 /** Empties every table of schema `chain`: the database is then as a new one to the indexer. */
 async function emptied(database: TestDatabase): Promise<TestDatabase> {
@@ -294,9 +294,15 @@ describe('backfill of a simulated market', () => {
     chain = chainOf(dev, { finalityDepth: 5 })
     const market = marketOf(dev)
     sim = await createMarketSimulator({ chain: market, seed: 11, weights })
-    for (let i = 0; i < 30; i++) await sim.step()
+    // The clock jumps 97 minutes every third step: the market spans some 30 hours, two or three
+    // UTC days, with hour and day boundaries inside it (for the hourly and daily aggregates).
+    const stepAndTick = async (i: number) => {
+      await sim.step()
+      if (i % 3 === 2) await dev.testClient.increaseTime({ seconds: 97 * 60 })
+    }
+    for (let i = 0; i < 30; i++) await stepAndTick(i)
     await simulateEvents({ chain: market, seed: 12, events: 3_000, linesPerSettlement: 10 })
-    for (let i = 0; i < 30; i++) await sim.step()
+    for (let i = 0; i < 30; i++) await stepAndTick(i)
   })
   afterAll(async () => {
     await running?.stop()
@@ -470,7 +476,62 @@ describe('backfill of a simulated market', () => {
       org_spent: String(expenditures.reduce((n, l) => n + l.args.amount, 0n)),
       market_volume: totals.volume,
     })
+
+    // Hourly aggregates: per creator and product, revenue and calls of each UTC hour of the block times.
+    const blockTimes = new Map<bigint, number>()
+    for (const number of new Set(paid.map((l) => l.blockNumber))) {
+      blockTimes.set(number, Number((await client.getBlock({ blockNumber: number })).timestamp))
+    }
+    const hourOf = (l: (typeof paid)[number]) => new Date(Math.floor(blockTimes.get(l.blockNumber)! / 3600) * 3600 * 1000).toISOString()
+    const hourly = (key: (l: (typeof paid)[number]) => string, logs: typeof paid) => {
+      const sums = new Map<string, { revenue: bigint; calls: bigint }>()
+      for (const l of logs) {
+        const k = `${key(l)}|${hourOf(l)}`
+        const sum = sums.get(k) ?? { revenue: 0n, calls: 0n }
+        sums.set(k, { revenue: sum.revenue + l.args.amount, calls: sum.calls + l.args.calls })
+      }
+      return [...sums].map(([k, v]) => `${k}|${v.revenue}|${v.calls}`).sort()
+    }
+    const hourlyRows = async (table: 'creator_revenue_hourly' | 'product_stats_hourly', key: 'creator_id' | 'product') => {
+      const { rows } = await sql<{ row: string }>`
+        select concat_ws('|', ${sql.ref(key)}, to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.000"Z"'), revenue, calls) as row
+        from ${sql.table(`chain.${table}`)} where chain_id = ${chainId}`.execute(db)
+      return rows.map((r) => r.row).sort()
+    }
+    const creatorHours = await hourlyRows('creator_revenue_hourly', 'creator_id')
+    expect(creatorHours).toEqual(hourly((l) => l.args.creatorId.toString(), paid))
+    expect(await hourlyRows('product_stats_hourly', 'product'))
+      .toEqual(hourly((l) => lower(l.args.product), paid.filter((l) => lower(l.args.product) !== '0x0000000000000000000000000000000000000000')))
+    // The market spans several hours and more than one UTC day.
+    expect(new Set(creatorHours.map((r) => r.split('|')[1])).size).toBeGreaterThan(10)
+    expect(new Set(creatorHours.map((r) => r.split('|')[1]!.slice(0, 10))).size).toBeGreaterThan(1)
   }, 60_000)
+
+  it('hourly aggregates add up to the daily ones, per creator and per product and UTC day', async () => {
+    await running!.caughtUp()
+    const sums = async (
+      hourlyTable: 'creator_revenue_hourly' | 'product_stats_hourly', dailyTable: 'creator_revenue_daily' | 'product_stats_daily', key: 'creator_id' | 'product',
+    ) => {
+      type Row = { key: string; day: string; revenue: string; calls: string }
+      const format = (rows: Row[]) => rows.map((r) => `${r.key}|${r.day}|${r.revenue}|${r.calls}`).sort()
+      const fromHours = await sql<Row>`
+        select ${sql.ref(key)}::text as key, to_char((hour at time zone 'UTC')::date, 'YYYY-MM-DD') as day, sum(revenue)::text as revenue, sum(calls)::text as calls
+        from ${sql.table(`chain.${hourlyTable}`)} where chain_id = ${chain.chainId} group by 1, 2`.execute(database.db)
+      const fromDays = await sql<Row>`
+        select ${sql.ref(key)}::text as key, to_char(day, 'YYYY-MM-DD') as day, revenue::text, calls::text
+        from ${sql.table(`chain.${dailyTable}`)} where chain_id = ${chain.chainId}`.execute(database.db)
+      return { fromHours: format(fromHours.rows), fromDays: format(fromDays.rows), days: new Set(fromDays.rows.map((r) => r.day)).size }
+    }
+    for (const [hourlyTable, dailyTable, key] of [
+      ['creator_revenue_hourly', 'creator_revenue_daily', 'creator_id'],
+      ['product_stats_hourly', 'product_stats_daily', 'product'],
+    ] as const) {
+      const { fromHours, fromDays, days } = await sums(hourlyTable, dailyTable, key)
+      expect(fromHours.length).toBeGreaterThan(0)
+      expect(fromHours, `${hourlyTable} summed per UTC day = ${dailyTable}`).toEqual(fromDays)
+      expect(days).toBeGreaterThan(1)
+    }
+  }, 30_000)
 
   it('keeps its checkpoint at the head block and hash, resumes after a restart without duplicating anything, and follows the live market', async () => {
     const nodeUrl = dev.anvil.rpcUrl
@@ -494,6 +555,72 @@ describe('backfill of a simulated market', () => {
     expect(after.number).toBeGreaterThan(head.number)
     expect(await checkpointOf(database.db, chain.chainId)).toEqual({ block: after.number, hash: after.hash })
     expect(await snapshot(database.db, chain.chainId)).toEqual(await freshIndex(truthDb, chain, nodeUrl))
+  }, 60_000)
+
+  it('records its status in chain.indexer_status for readers in other processes: the leader only, and "stopped" last', async () => {
+    const nodeUrl = dev.anvil.rpcUrl
+    const chainId = chain.chainId
+    const recorded = () => readIndexerStatus(database.db, chainId)
+    /** The recorded status once `accept` holds (the row is written at most once a second). */
+    const recordedWhen = async (accept: (s: RecordedIndexerStatus | undefined) => boolean, what: string) => {
+      const deadline = Date.now() + 10_000
+      for (;;) {
+        const status = await recorded()
+        if (accept(status)) return status!
+        if (Date.now() > deadline) throw new Error(`indexer_status: ${what} not within 10 s: ${JSON.stringify(status)}`)
+        await sleep(50)
+      }
+    }
+    expect(await readIndexerStatus(database.db, chainId + 1)).toBeUndefined()
+
+    await running!.caughtUp()
+    const head = await headOf(nodeUrl)
+    const caughtUp = await recordedWhen((s) => s?.indexed === head.number, `indexed = head ${head.number}`)
+    expect(caughtUp).toMatchObject({
+      role: 'realtime', head: head.number, indexed: head.number, finalized: head.number - chain.finalityDepth,
+      rpcHealthy: true, ready: true, error: null,
+    })
+    expect(caughtUp.eventsPerSecond).toBeGreaterThanOrEqual(0)
+    expect(caughtUp.updatedAt).toBeInstanceOf(Date)
+    expect(Math.abs(Date.now() - caughtUp.updatedAt.getTime())).toBeLessThan(5_000)
+    // While it idles at the head it keeps the row fresh (about once a second).
+    const refreshed = await recordedWhen((s) => s !== undefined && s.updatedAt.getTime() > caughtUp.updatedAt.getTime(), 'a newer updated_at')
+    expect(refreshed).toMatchObject({ role: 'realtime', indexed: head.number, ready: true })
+
+    if (database.kind === 'postgres') {
+      // A second indexer on the same database waits as standby and records nothing, neither while waiting nor when stopped.
+      const standby = startIndexing(database, chain, { nodeUrl })
+      try {
+        const deadline = Date.now() + 10_000
+        while (standby.status().role !== 'standby' && Date.now() < deadline) await sleep(20)
+        expect(standby.status().role).toBe('standby')
+        await sleep(1_500)
+        expect(await recorded()).toMatchObject({ role: 'realtime', indexed: head.number, ready: true })
+      } finally {
+        await standby.stop()
+      }
+      await sleep(300)
+      expect(await recorded()).toMatchObject({ role: 'realtime', ready: true })
+
+      // A standby that takes over records its own status; the old leader's last word ("stopped") comes before.
+      const next = startIndexing(database, chain, { nodeUrl })
+      try {
+        const deadline = Date.now() + 10_000
+        while (next.status().role !== 'standby' && Date.now() < deadline) await sleep(20)
+        await running!.stop()
+        await next.caughtUp()
+        await sleep(300)
+        expect(await recorded()).toMatchObject({ role: 'realtime', indexed: head.number, ready: true })
+      } finally {
+        await next.stop()
+      }
+    } else {
+      await running!.stop()
+    }
+    // The last leader's final write: stopped, not ready.
+    const stopped = await recorded()
+    expect(stopped).toMatchObject({ role: 'stopped', indexed: head.number, ready: false })
+    expect(Math.abs(Date.now() - stopped!.updatedAt.getTime())).toBeLessThan(5_000)
   }, 60_000)
 })
 

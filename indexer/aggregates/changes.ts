@@ -16,6 +16,8 @@ export type ChainTable =
   | 'token_balances'
   | 'creator_revenue_daily'
   | 'product_stats_daily'
+  | 'creator_revenue_hourly'
+  | 'product_stats_hourly'
   | 'org_spend_daily'
   | 'market_daily'
   | 'market_totals'
@@ -26,12 +28,23 @@ export class DeltaMap<Field extends string> {
   constructor(private readonly fields: readonly Field[]) {}
 
   add(key: string, field: Field, amount: bigint): void {
+    this.entry(key)[field] += amount
+  }
+
+  /** Two fields of one key at once (one lookup). */
+  addBoth(key: string, field: Field, amount: bigint, other: Field, otherAmount: bigint): void {
+    const entry = this.entry(key)
+    entry[field] += amount
+    entry[other] += otherAmount
+  }
+
+  private entry(key: string): Record<Field, bigint> {
     let entry = this.entries.get(key)
     if (!entry) {
       entry = Object.fromEntries(this.fields.map((f) => [f, 0n])) as Record<Field, bigint>
       this.entries.set(key, entry)
     }
-    entry[field] += amount
+    return entry
   }
 
   get size(): number {
@@ -55,6 +68,13 @@ export interface EnablementChange { organization: string; product: string; enabl
 /** `YYYY-MM-DD` (UTC) of a block timestamp in seconds. */
 export const utcDay = (time: number): string => new Date(time * 1000).toISOString().slice(0, 10)
 
+/**
+ * `YYYY-MM-DDTHH:00Z`, the start of the UTC hour of a block timestamp in seconds: a timestamptz
+ * literal that means the same instant whatever the session's time zone. `day` is its utcDay, when known.
+ */
+export const utcHour = (time: number, day: string = utcDay(time)): string =>
+  `${day}T${String(Math.floor((time % 86_400) / 3_600)).padStart(2, '0')}:00Z`
+
 export class BatchChanges {
   events = 0
   readonly tables = new Set<ChainTable>()
@@ -77,6 +97,8 @@ export class BatchChanges {
   readonly balances = new DeltaMap(['balance'] as const)
   readonly creatorDaily = new DeltaMap(['revenue', 'calls'] as const)
   readonly productDaily = new DeltaMap(['revenue', 'calls'] as const)
+  readonly creatorHourly = new DeltaMap(['revenue', 'calls'] as const)
+  readonly productHourly = new DeltaMap(['revenue', 'calls'] as const)
   readonly orgDaily = new DeltaMap(['spent', 'calls'] as const)
   readonly marketDaily = new DeltaMap(['volume', 'calls'] as const)
   readonly totals = new DeltaMap(['organizations', 'creators', 'products', 'calls', 'volume'] as const)

@@ -4,7 +4,7 @@
  * When the leader dies its session ends, the lock is freed, and a standby takes over.
  * Embedded PGlite belongs to one process, which is always the leader.
  */
-import { sql, type Kysely, type Transaction } from 'kysely'
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely'
 import type { Database } from '../../src/db/index.js'
 
 /** Advisory lock keys: a fixed class ("HAIT") and the chain id. */
@@ -72,8 +72,13 @@ export function acquireLeadership(
  * lock session died (server restart, idle timeout) must not write beside the new leader.
  */
 export async function assertLeader(trx: Transaction<Database>, chainId: number, pid: number): Promise<void> {
-  const { rows } = await sql`
+  const { rows } = await sql<{ held: boolean }>`select ${holdsLeaderLock(chainId, pid)} as held`.execute(trx)
+  if (!rows[0]?.held) throw new LeadershipLostError(`lost the indexer lock for chain ${chainId}: another process may lead now; stopping`)
+}
+
+/** SQL condition: session `pid` holds the chain's lock (for a statement that only the leader may run). */
+export function holdsLeaderLock(chainId: number, pid: number): RawBuilder<boolean> {
+  return sql<boolean>`exists (
     select 1 from pg_locks where locktype = 'advisory' and classid = ${LOCK_CLASS} and objid = ${chainId}
-      and objsubid = 2 and pid = ${pid} and granted`.execute(trx)
-  if (rows.length === 0) throw new LeadershipLostError(`lost the indexer lock for chain ${chainId}: another process may lead now; stopping`)
+      and objsubid = 2 and pid = ${pid} and granted)`
 }

@@ -14,6 +14,10 @@ import { pgArrayLiteral } from './pg-array.js'
 
 type Db = Kysely<Database> | Transaction<Database>
 
+/** A time bucket of an aggregate: its column and the SQL type its key part is cast to. */
+const daily = { column: 'day', type: 'date' } as const
+const hourly = { column: 'hour', type: 'timestamptz' } as const
+
 export class IndexInvariantError extends Error {
   override name = 'IndexInvariantError'
 }
@@ -186,9 +190,11 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
         and o.address = any(${pgArrayLiteral([...changes.balances.entries.keys()])}::text[])
     `.execute(db)
   }
-  await addToDaily(db, chainId, 'creator_revenue_daily', 'creator_id', 'int8', ['revenue', 'calls'], changes.creatorDaily)
-  await addToDaily(db, chainId, 'product_stats_daily', 'product', 'text', ['revenue', 'calls'], changes.productDaily)
-  await addToDaily(db, chainId, 'org_spend_daily', 'organization', 'text', ['spent', 'calls'], changes.orgDaily)
+  await addToBuckets(db, chainId, 'creator_revenue_daily', 'creator_id', 'int8', daily, ['revenue', 'calls'], changes.creatorDaily)
+  await addToBuckets(db, chainId, 'creator_revenue_hourly', 'creator_id', 'int8', hourly, ['revenue', 'calls'], changes.creatorHourly)
+  await addToBuckets(db, chainId, 'product_stats_daily', 'product', 'text', daily, ['revenue', 'calls'], changes.productDaily)
+  await addToBuckets(db, chainId, 'product_stats_hourly', 'product', 'text', hourly, ['revenue', 'calls'], changes.productHourly)
+  await addToBuckets(db, chainId, 'org_spend_daily', 'organization', 'text', daily, ['spent', 'calls'], changes.orgDaily)
   if (changes.marketDaily.size > 0) {
     const { keys, values: [volume, calls] } = deltaColumns(changes.marketDaily, ['volume', 'calls'])
     await sql`
@@ -215,26 +221,29 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
 }
 
 /**
- * Adds deltas keyed `<entity>|<day>` into a daily aggregate (chain_id, entity, day) whose first
- * field is an amount and second a call count.
+ * Adds deltas keyed `<entity>|<bucket>` into an aggregate per time bucket (chain_id, entity,
+ * bucket) whose first field is an amount and second a call count. A bucket is a UTC day
+ * (`YYYY-MM-DD`, a date) or a UTC hour (`YYYY-MM-DDTHH:00Z`, a timestamptz).
  */
-async function addToDaily<F extends string>(
+async function addToBuckets<F extends string>(
   db: Db,
   chainId: number,
-  table: 'creator_revenue_daily' | 'product_stats_daily' | 'org_spend_daily',
+  table: 'creator_revenue_daily' | 'product_stats_daily' | 'org_spend_daily' | 'creator_revenue_hourly' | 'product_stats_hourly',
   keyColumn: string,
   keyType: 'int8' | 'text',
+  bucket: typeof daily | typeof hourly,
   fields: readonly [amount: F, calls: F],
   deltas: DeltaMap<F>,
 ): Promise<void> {
   if (deltas.size === 0) return
   const { keys, values: [amounts, calls] } = deltaColumns(deltas, fields)
   const [amount, count] = fields.map((f) => sql.ref(f))
+  const bucketColumn = sql.ref(bucket.column)
   await sql`
-    insert into ${sql.table(`chain.${table}`)} as t (chain_id, ${sql.ref(keyColumn)}, day, ${amount}, ${count})
-    select ${chainId}, split_part(d.k, '|', 1)::${sql.raw(keyType)}, split_part(d.k, '|', 2)::date, d.amount, d.calls
+    insert into ${sql.table(`chain.${table}`)} as t (chain_id, ${sql.ref(keyColumn)}, ${bucketColumn}, ${amount}, ${count})
+    select ${chainId}, split_part(d.k, '|', 1)::${sql.raw(keyType)}, split_part(d.k, '|', 2)::${sql.raw(bucket.type)}, d.amount, d.calls
     from unnest(${keys}::text[], ${amounts}::numeric[], ${calls}::int8[]) as d(k, amount, calls)
-    on conflict (chain_id, ${sql.ref(keyColumn)}, day) do update set
+    on conflict (chain_id, ${sql.ref(keyColumn)}, ${bucketColumn}) do update set
       ${amount} = t.${amount} + excluded.${amount}, ${count} = t.${count} + excluded.${count}
   `.execute(db)
 }

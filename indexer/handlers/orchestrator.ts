@@ -1,6 +1,6 @@
 /** HaitheOrchestrator: creations (organizations, products, creators) and every charge. */
 import { decodeAbiParameters } from 'viem'
-import { utcDay, type BatchChanges } from '../aggregates/changes.js'
+import { utcDay, utcHour, type BatchChanges } from '../aggregates/changes.js'
 import type { KnownContracts } from './known-contracts.js'
 import { dataWord, topicAddress, topicWord, ZERO_ADDRESS, type PlacedLog } from './log.js'
 import { topics } from './topics.js'
@@ -67,21 +67,21 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
         creatorId, product: isProduct ? product : null, amount, calls, batchId: null, account: null,
       })
       const creatorKey = creatorId.toString()
+      const hour = utcHour(log.time, day)
       changes.creators.add(creatorKey, 'revenue', amount)
       changes.creators.add(creatorKey, 'claimable', amount)
       changes.creators.add(creatorKey, 'calls', calls)
-      changes.creatorDaily.add(`${creatorKey}|${day}`, 'revenue', amount)
-      changes.creatorDaily.add(`${creatorKey}|${day}`, 'calls', calls)
+      changes.creatorDaily.addBoth(`${creatorKey}|${day}`, 'revenue', amount, 'calls', calls)
+      changes.creatorHourly.addBoth(`${creatorKey}|${hour}`, 'revenue', amount, 'calls', calls)
       if (isProduct) {
-        changes.products.add(product, 'revenue', amount)
-        changes.products.add(product, 'calls', calls)
-        changes.productDaily.add(`${product}|${day}`, 'revenue', amount)
-        changes.productDaily.add(`${product}|${day}`, 'calls', calls)
-        changes.touch('products', 'product_stats_daily')
+        changes.products.addBoth(product, 'revenue', amount, 'calls', calls)
+        changes.productDaily.addBoth(`${product}|${day}`, 'revenue', amount, 'calls', calls)
+        changes.productHourly.addBoth(`${product}|${hour}`, 'revenue', amount, 'calls', calls)
+        changes.touch('products', 'product_stats_daily', 'product_stats_hourly')
       }
       changes.marketDaily.add(day, 'volume', amount)
       changes.totals.add('', 'volume', amount)
-      changes.touch('payments', 'creators', 'creator_revenue_daily', 'market_daily', 'market_totals')
+      changes.touch('payments', 'creators', 'creator_revenue_daily', 'creator_revenue_hourly', 'market_daily', 'market_totals')
       return true
     }
     case topics.modelFeePaid: {

@@ -1,28 +1,66 @@
 /**
- * The read API's HTTP server. For now: health, readiness and metrics, answering from the
- * moment the process starts (the routes over the indexed data arrive with the read API).
+ * The read API's HTTP server: health, readiness and metrics from the moment the process starts;
+ * with the `api` configuration also the /v1 routes, OpenAPI, docs and the WebSocket live feed,
+ * answering once `serveReads` hands them the queries. The indexer's own health server is the
+ * same thing without them.
  */
 import { createServer, type Server } from 'node:http'
 import Router from '@koa/router'
 import Koa from 'koa'
+import { LRUCache } from 'lru-cache'
+import type { HaitheConfig } from '../config/index.js'
 import type { Context } from '../context.js'
+import { parseParams, type EventFeed, type Reads } from '../read/index.js'
+import { renderDocsPage } from './docs-page.js'
 import { evaluateReadiness, type ReadinessCheck } from './health.js'
+import { attachLiveSocket, type LiveSocket } from './live-socket.js'
+import {
+  createAccessLog, createCallerIdentifier, createCors, createErrorBoundary, createHttpMetrics, createRateLimit, createRequestId, createRequestTimeout,
+  ApiError, type RateLimitMiddleware,
+} from './middleware/index.js'
+import { buildOpenApiDocument } from './openapi.js'
+import { routes, type RouteSpec } from './routes.js'
 
 export interface ApiServer {
   app: Koa
   /** Adds a readiness check; `/health/ready` is 503 until every check passes. */
   addReadinessCheck(check: ReadinessCheck): void
+  /** Starts answering the /v1 routes (503 `starting` until then) and the live feed. */
+  serveReads(reads: Reads, feed?: EventFeed): void
   listen(host: string, port: number): Promise<{ port: number }>
   close(): Promise<void>
+}
+
+export interface ApiServerOptions {
+  /** Serve the /v1 routes, OpenAPI, docs and the live feed (see serveReads), with this configuration (rate limits, CORS, timeouts). Without it: health, readiness and metrics only. */
+  api?: HaitheConfig['api']
+  redisUrl?: string | null
+  /** Prefix of the rate limiter's keys (tests isolate themselves with it). */
+  rateLimitPrefix?: string
+  /** Trust X-Forwarded-For (behind a load balancer). */
+  proxy?: boolean
 }
 
 export class PortInUseError extends Error {
   override name = 'PortInUseError'
 }
 
-export function createApiServer(ctx: Pick<Context, 'logger' | 'metrics'>): ApiServer {
+const API_VERSION = '1.0.0'
+/** Longer URLs are not remembered by the fast lane (they are rare, and would weigh on memory). */
+const MAX_REMEMBERED_URL = 512
+
+/** A /v1 URL that routed and parsed: the route, its raw path parameters, and their parse. */
+interface ParsedUrl {
+  route: RouteSpec
+  rawParams: Record<string, string>
+  params: unknown
+  query: unknown
+}
+
+export function createApiServer(ctx: Pick<Context, 'logger' | 'metrics'>, options: ApiServerOptions = {}): ApiServer {
+  const { logger } = ctx
   const checks: ReadinessCheck[] = []
-  const app = new Koa()
+  const app = new Koa({ proxy: options.proxy ?? false })
   const router = new Router()
 
   router.get('/health', (c) => {
@@ -38,25 +76,86 @@ export function createApiServer(ctx: Pick<Context, 'logger' | 'metrics'>): ApiSe
     c.body = await ctx.metrics.metrics()
   })
 
-  app.use(async (c, next) => {
-    try {
-      await next()
-      if (c.status === 404 && c.body === undefined) c.body = { error: { code: 'not_found', message: `no route for ${c.method} ${c.path}` } }
-    } catch (err) {
-      ctx.logger.error({ err, method: c.method, path: c.path }, 'request failed')
-      c.status = 500
-      c.body = { error: { code: 'internal', message: 'internal error' } }
+  let rateLimit: RateLimitMiddleware | undefined
+  app.use(createRequestId({ logger }))
+  app.use(createAccessLog({ logger }))
+  app.use(createHttpMetrics({ registry: ctx.metrics }))
+  if (options.api) app.use(createCors({ origins: options.api.corsOrigins }))
+  app.use(createErrorBoundary({ logger }))
+  if (options.api) app.use(createRequestTimeout({ timeoutMs: options.api.requestTimeoutMs, logger }))
+
+  let reads: Reads | undefined
+  let feed: EventFeed | undefined
+  if (options.api) {
+    rateLimit = createRateLimit({
+      ...options.api.rateLimit,
+      identifier: createCallerIdentifier({ apiKeys: options.api.apiKeys }),
+      redisUrl: options.redisUrl ?? null,
+      ...(options.rateLimitPrefix ? { keyPrefix: options.rateLimitPrefix } : {}),
+      logger,
+    })
+    app.use(rateLimit)
+  }
+  if (options.api) {
+    const answer = async (c: Koa.Context, route: RouteSpec, params: unknown, query: unknown) => {
+      const result = await route.run(reads!, params as never, query as never)
+      c.type = 'application/json'
+      c.body = result.json
     }
-  })
+    // The fast lane: a URL seen before (exactly as received, path and query string) whose
+    // parameters parsed is answered with that parse, without routing or validating it again.
+    // The same URL always routes and parses the same (the schemas depend on nothing else), and
+    // only parses that succeeded are kept, so the answer is the one the router would give.
+    const parsedUrls = new LRUCache<string, ParsedUrl>({ max: 4096 })
+    app.use(async (c, next) => {
+      if (reads && (c.method === 'GET' || c.method === 'HEAD')) {
+        const parsed = parsedUrls.get(c.url)
+        if (parsed) {
+          // As @koa/router leaves them, for the access log, the metrics and the error boundary.
+          ;(c as Koa.Context & { _matchedRoute?: string })._matchedRoute = parsed.route.path
+          c.params = parsed.rawParams
+          return answer(c, parsed.route, parsed.params, parsed.query)
+        }
+      }
+      return next()
+    })
+    for (const route of routes) {
+      router.get(route.path, async (c) => {
+        if (!reads) throw new ApiError(503, 'starting', 'the read API is starting; try again in a moment')
+        const params = route.params ? parseParams(route.params, c.params) : undefined
+        const query = route.query ? parseParams(route.query, c.query) : undefined
+        if (c.url.length <= MAX_REMEMBERED_URL) parsedUrls.set(c.url, { route, rawParams: c.params, params, query })
+        await answer(c, route, params, query)
+      })
+    }
+    const document = buildOpenApiDocument(routes, { version: API_VERSION })
+    const openApiJson = JSON.stringify(document)
+    const docsPage = renderDocsPage(document)
+    router.get('/openapi.json', (c) => {
+      c.type = 'application/json'
+      c.body = openApiJson
+    })
+    router.get('/docs', (c) => {
+      c.type = 'text/html; charset=utf-8'
+      c.body = docsPage
+    })
+  }
   app.use(router.routes()).use(router.allowedMethods())
 
   let server: Server | undefined
+  let live: LiveSocket | undefined
   return {
     app,
     addReadinessCheck: (check) => void checks.push(check),
+    serveReads(newReads, newFeed) {
+      reads = newReads
+      feed = newFeed
+      if (server && feed && !live) live = attachLiveSocket(server, feed, logger)
+    },
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         server = createServer(app.callback())
+        if (feed) live = attachLiveSocket(server, feed, logger)
         server.once('error', (err: NodeJS.ErrnoException) =>
           reject(err.code === 'EADDRINUSE' ? new PortInUseError(`read API: port ${port} on ${host} is in use (set PORT to another port)`) : err),
         )
@@ -65,11 +164,14 @@ export function createApiServer(ctx: Pick<Context, 'logger' | 'metrics'>): ApiSe
           resolve({ port: typeof address === 'object' && address ? address.port : port })
         })
       }),
-    close: () =>
-      new Promise((resolve) => {
+    close: async () => {
+      await live?.close()
+      await new Promise<void>((resolve) => {
         if (!server) return resolve()
         server.close(() => resolve())
         server.closeAllConnections()
-      }),
+      })
+      await rateLimit?.close()
+    },
   }
 }

@@ -12,6 +12,7 @@ import { toViemChain } from '../chain/index.js'
 import type { Context } from '../context.js'
 import { migrateToLatest } from '../db/index.js'
 import { createMarketChain, createMarketSimulator, startDevnet } from '../devnet/index.js'
+import { startReads } from './api.js'
 import { startIndexer } from './indexer.js'
 import { openDatabase } from './migrate.js'
 
@@ -22,10 +23,10 @@ export interface DevOptions {
 
 export async function runDev(ctx: Context, options: DevOptions): Promise<void> {
   const { config, logger, shutdown } = ctx
-  const api = createApiServer(ctx)
+  const api = createApiServer(ctx, { api: config.api, redisUrl: config.redisUrl })
   const { port } = await api.listen(config.api.host, config.api.port)
   shutdown.add('read API', () => api.close())
-  logger.info(`read API listening on http://localhost:${port} (GET /health, /health/ready, /metrics)`)
+  logger.info(`read API listening on http://localhost:${port} (GET /v1/..., /docs, /openapi.json, /health, /metrics; WebSocket /v1/ws)`)
 
   if (options.fresh) {
     for (const dir of ['devnet', 'pglite']) rmSync(path.resolve(config.dataDir, dir), { recursive: true, force: true })
@@ -44,6 +45,7 @@ export async function runDev(ctx: Context, options: DevOptions): Promise<void> {
   api.addReadinessCheck({ name: 'chain', check: async () => `head ${await market.publicClient.getBlockNumber()}` })
 
   startIndexer(ctx, database, devnet.chain, api)
+  await startReads(ctx, database, devnet.chain.chainId, api)
 
   const simulator = await createMarketSimulator({ chain: market, seed: config.simulator.seed, weights: config.simulator.weights, logger })
   logger.info(

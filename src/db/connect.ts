@@ -3,6 +3,7 @@ import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Logger } from 'pino'
+import { listenPGlite, listenPostgres, type ListenHandlers, type Listener } from './listen.js'
 import { PGliteDialect } from './pglite-dialect.js'
 import type { Database } from './types.js'
 
@@ -26,6 +27,8 @@ export interface DatabaseHandle {
   kind: 'postgres' | 'pglite'
   /** Where the database is, safe to log: the URL with its password masked, or the PGlite directory. */
   target: string
+  /** LISTEN on `channel` of the primary database (see listen.ts). */
+  listen(channel: string, handlers: ListenHandlers): Promise<Listener>
   destroy(): Promise<void>
 }
 
@@ -152,7 +155,7 @@ async function openPGlite(dir: string) {
     await db.destroy().catch(() => undefined)
     throw error
   }
-  return { db, target }
+  return { db, target, pglite }
 }
 
 /**
@@ -178,13 +181,14 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
       readDb: read.db,
       kind: 'postgres',
       target: primary.target,
+      listen: (channel, handlers) => listenPostgres(options.url!, channel, handlers, options.logger),
       destroy: async () => {
         await Promise.all([primary.db.destroy(), read === primary ? undefined : read.db.destroy()])
       },
     }
   }
   if (!options.pgliteDir) throw new Error('createDatabase: give either url (PostgreSQL) or pgliteDir (embedded PGlite)')
-  const { db, target } = await openPGlite(options.pgliteDir)
+  const { db, target, pglite } = await openPGlite(options.pgliteDir)
   options.logger?.info({ target }, 'database opened')
-  return { db, readDb: db, kind: 'pglite', target, destroy: () => db.destroy() }
+  return { db, readDb: db, kind: 'pglite', target, listen: (channel, handlers) => listenPGlite(db, pglite, channel, handlers), destroy: () => db.destroy() }
 }

@@ -16,3 +16,4 @@ export {
 } from './migrate.js'
 export { PGliteDialect } from './pglite-dialect.js'
 export type * from './types.js'
+export type { ListenHandlers, Listener } from './listen.js'

@@ -134,6 +134,24 @@ export interface ProductStatsDailyTable {
   calls: Int
 }
 
+export interface CreatorRevenueHourlyTable {
+  chain_id: number
+  creator_id: Int
+  /** The UTC hour (date_trunc('hour', block time)). */
+  hour: Timestamp
+  revenue: Int
+  calls: Int
+}
+
+export interface ProductStatsHourlyTable {
+  chain_id: number
+  product: string
+  /** The UTC hour (date_trunc('hour', block time)). */
+  hour: Timestamp
+  revenue: Int
+  calls: Int
+}
+
 export interface OrgSpendDailyTable {
   chain_id: number
   organization: string
@@ -158,6 +176,23 @@ export interface MarketTotalsTable {
   volume: IntDefault
 }
 
+/** Roles an indexer reports (indexer/'s IndexerRole). */
+export type IndexerStatusRole = 'starting' | 'standby' | 'backfill' | 'realtime' | 'stopped' | 'failed'
+
+/** The leading indexer's status per chain, for a read API in another process. Bookkeeping, not journaled. */
+export interface IndexerStatusTable {
+  chain_id: number
+  role: IndexerStatusRole
+  head_block: Int | null
+  indexed_block: Int | null
+  finalized_block: Int | null
+  events_per_second: ColumnType<number, number | undefined, number>
+  rpc_healthy: boolean
+  ready: boolean
+  error: string | null
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
 export interface UndoLogTable {
   id: Generated<string>
   chain_id: number
@@ -179,8 +214,11 @@ export interface Database {
   'chain.token_balances': TokenBalancesTable
   'chain.creator_revenue_daily': CreatorRevenueDailyTable
   'chain.product_stats_daily': ProductStatsDailyTable
+  'chain.creator_revenue_hourly': CreatorRevenueHourlyTable
+  'chain.product_stats_hourly': ProductStatsHourlyTable
   'chain.org_spend_daily': OrgSpendDailyTable
   'chain.market_daily': MarketDailyTable
   'chain.market_totals': MarketTotalsTable
+  'chain.indexer_status': IndexerStatusTable
   'chain.undo_log': UndoLogTable
 }

@@ -10,10 +10,11 @@ import type { Database } from '../../src/db/index.js'
 import { createMetricsRegistry } from '../../src/obs/index.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
 
-/** Every table the indexer derives from the chain (checkpoints, blocks and the journal are bookkeeping). */
+/** Every table the indexer derives from the chain (checkpoints, blocks, the journal and indexer_status are bookkeeping). */
 export const derivedTables = [
   'organizations', 'creators', 'products', 'product_enablements', 'payments', 'token_transfers', 'token_balances',
-  'creator_revenue_daily', 'product_stats_daily', 'org_spend_daily', 'market_daily', 'market_totals',
+  'creator_revenue_daily', 'product_stats_daily', 'creator_revenue_hourly', 'product_stats_hourly', 'org_spend_daily',
+  'market_daily', 'market_totals',
 ] as const
 
 /** All rows of every derived table of `chainId`, in primary-key order, as plain JSON. */

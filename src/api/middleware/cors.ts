@@ -1,0 +1,48 @@
+import type { Middleware } from 'koa'
+
+export interface CorsOptions {
+  /** config.api.corsOrigins: exact origins (`https://app.example`), or `*` for any. */
+  origins: readonly string[]
+  /** How long a browser may cache a preflight answer. */
+  maxAgeSeconds?: number
+}
+
+const allowMethods = 'GET, HEAD, OPTIONS'
+const allowHeaders = 'Content-Type, Authorization, X-API-Key, X-Request-Id, X-Haithe-Address, X-Haithe-Timestamp, X-Haithe-Signature'
+const exposeHeaders = 'X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After'
+
+/**
+ * CORS for a read-only API. With `*` every origin may read (no credentials: callers identify
+ * with headers, not cookies); otherwise a listed Origin is echoed, with `Vary: Origin`. A
+ * preflight is answered 204 here, before rate limiting and routing.
+ */
+export function createCors(options: CorsOptions): Middleware {
+  const anyOrigin = options.origins.includes('*')
+  const listed = new Set(options.origins.map(normalize))
+  const maxAge = String(options.maxAgeSeconds ?? 600)
+  return async (ctx, next) => {
+    const origin = ctx.get('Origin')
+    if (!anyOrigin) ctx.vary('Origin')
+    const allowOrigin = anyOrigin ? '*' : origin && listed.has(normalize(origin)) ? origin : undefined
+
+    if (ctx.method === 'OPTIONS' && origin && ctx.get('Access-Control-Request-Method')) {
+      if (allowOrigin) {
+        ctx.set('Access-Control-Allow-Origin', allowOrigin)
+        ctx.set('Access-Control-Allow-Methods', allowMethods)
+        ctx.set('Access-Control-Allow-Headers', allowHeaders)
+        ctx.set('Access-Control-Max-Age', maxAge)
+      }
+      ctx.status = 204
+      return
+    }
+    if (allowOrigin) {
+      ctx.set('Access-Control-Allow-Origin', allowOrigin)
+      ctx.set('Access-Control-Expose-Headers', exposeHeaders)
+    }
+    await next()
+  }
+}
+
+function normalize(origin: string): string {
+  return origin.trim().replace(/\/+$/, '').toLowerCase()
+}

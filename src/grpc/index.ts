@@ -1,0 +1,10 @@
+// The read API's gRPC server (services over src/read, health, reflection) and its generated clients.
+export { createGrpcServer, GrpcPortInUseError, PROTO_FILES, SERVICE_NAMES, type GrpcServer, type GrpcServerOptions } from './server.js'
+export { classifyError } from './errors.js'
+export { MarketplaceServiceClient } from './gen/haithe/v1/marketplace.js'
+export { AnalyticsServiceClient } from './gen/haithe/v1/analytics.js'
+export { IndexerServiceClient } from './gen/haithe/v1/indexer.js'
+export type * as marketplace from './gen/haithe/v1/marketplace.js'
+export type * as analytics from './gen/haithe/v1/analytics.js'
+export type * as indexer from './gen/haithe/v1/indexer.js'
+export type * as common from './gen/haithe/v1/common.js'
