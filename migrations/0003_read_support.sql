@@ -23,12 +23,21 @@ CREATE TABLE chain.product_stats_hourly (
 );
 CREATE INDEX product_stats_hourly_hour ON chain.product_stats_hourly (chain_id, hour);
 
+-- Market volume and calls per hour: the home page's "last 24 hours" without scanning payments.
+CREATE TABLE chain.market_hourly (
+  chain_id integer     NOT NULL,
+  hour     timestamptz NOT NULL,
+  volume   numeric(78,0) NOT NULL,
+  calls    bigint      NOT NULL,
+  PRIMARY KEY (chain_id, hour)
+);
+
 -- Journaled like every other derived table, so a reorg rolls them back too (see 0002).
 DO $$
 DECLARE
   journaled text;
 BEGIN
-  FOREACH journaled IN ARRAY ARRAY['creator_revenue_hourly', 'product_stats_hourly'] LOOP
+  FOREACH journaled IN ARRAY ARRAY['creator_revenue_hourly', 'product_stats_hourly', 'market_hourly'] LOOP
     EXECUTE format('CREATE TRIGGER journal_insert AFTER INSERT ON chain.%I REFERENCING NEW TABLE AS new_rows '
       || 'FOR EACH STATEMENT EXECUTE FUNCTION chain.journal_changes()', journaled);
     EXECUTE format('CREATE TRIGGER journal_update AFTER UPDATE ON chain.%I REFERENCING OLD TABLE AS old_rows '

@@ -207,10 +207,12 @@ describe('the dataset', () => {
 })
 
 describe('GET /v1/stats', () => {
-  it('counts the creation logs and sums CreatorPaid and ModelFeePaid, all time and over the last 24 hours', async () => {
+  it('counts the creation logs and sums CreatorPaid and ModelFeePaid, all time and over the last 24 hours (hour-aligned)', async () => {
     const fees = truth.payments.filter((p) => p.kind === 'model_fee')
     const paid = [...charges(), ...fees]
-    const recent = (p: PaymentView) => new Date(p.block_time).getTime() >= now.getTime() - DAY
+    // Like the leaderboards: the current UTC hour and the 23 before it.
+    const start = Math.floor(now.getTime() / HOUR) * HOUR - 23 * HOUR
+    const recent = (p: PaymentView) => new Date(p.block_time).getTime() >= start
     const expected: MarketStatsView = {
       organizations: String(truth.organizations.length),
       creators: String(truth.creators.length),

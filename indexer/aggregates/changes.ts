@@ -20,6 +20,7 @@ export type ChainTable =
   | 'product_stats_hourly'
   | 'org_spend_daily'
   | 'market_daily'
+  | 'market_hourly'
   | 'market_totals'
 
 /** Additive deltas per key and field. */
@@ -101,6 +102,7 @@ export class BatchChanges {
   readonly productHourly = new DeltaMap(['revenue', 'calls'] as const)
   readonly orgDaily = new DeltaMap(['spent', 'calls'] as const)
   readonly marketDaily = new DeltaMap(['volume', 'calls'] as const)
+  readonly marketHourly = new DeltaMap(['volume', 'calls'] as const)
   readonly totals = new DeltaMap(['organizations', 'creators', 'products', 'calls', 'volume'] as const)
 
   touch(...tables: ChainTable[]): void {

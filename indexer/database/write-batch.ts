@@ -195,15 +195,8 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
   await addToBuckets(db, chainId, 'product_stats_daily', 'product', 'text', daily, ['revenue', 'calls'], changes.productDaily)
   await addToBuckets(db, chainId, 'product_stats_hourly', 'product', 'text', hourly, ['revenue', 'calls'], changes.productHourly)
   await addToBuckets(db, chainId, 'org_spend_daily', 'organization', 'text', daily, ['spent', 'calls'], changes.orgDaily)
-  if (changes.marketDaily.size > 0) {
-    const { keys, values: [volume, calls] } = deltaColumns(changes.marketDaily, ['volume', 'calls'])
-    await sql`
-      insert into chain.market_daily (chain_id, day, volume, calls)
-      select ${chainId}, d.day::date, d.volume, d.calls from unnest(${keys}::text[], ${volume}::numeric[], ${calls}::int8[]) as d(day, volume, calls)
-      on conflict (chain_id, day) do update set
-        volume = chain.market_daily.volume + excluded.volume, calls = chain.market_daily.calls + excluded.calls
-    `.execute(db)
-  }
+  await addToMarket(db, chainId, 'market_daily', daily, changes.marketDaily)
+  await addToMarket(db, chainId, 'market_hourly', hourly, changes.marketHourly)
   const totals = changes.totals.entries.get('')
   if (totals) {
     await db
@@ -245,5 +238,19 @@ async function addToBuckets<F extends string>(
     from unnest(${keys}::text[], ${amounts}::numeric[], ${calls}::int8[]) as d(k, amount, calls)
     on conflict (chain_id, ${sql.ref(keyColumn)}, ${bucketColumn}) do update set
       ${amount} = t.${amount} + excluded.${amount}, ${count} = t.${count} + excluded.${count}
+  `.execute(db)
+}
+
+/** Adds market-wide volume and call deltas keyed by bucket (a day or an hour) into market_daily or market_hourly. */
+async function addToMarket(
+  db: Db, chainId: number, table: 'market_daily' | 'market_hourly', bucket: typeof daily | typeof hourly, deltas: DeltaMap<'volume' | 'calls'>,
+): Promise<void> {
+  if (deltas.size === 0) return
+  const { keys, values: [volume, calls] } = deltaColumns(deltas, ['volume', 'calls'])
+  const column = sql.ref(bucket.column)
+  await sql`
+    insert into ${sql.table(`chain.${table}`)} as t (chain_id, ${column}, volume, calls)
+    select ${chainId}, d.k::${sql.raw(bucket.type)}, d.volume, d.calls from unnest(${keys}::text[], ${volume}::numeric[], ${calls}::int8[]) as d(k, volume, calls)
+    on conflict (chain_id, ${column}) do update set volume = t.volume + excluded.volume, calls = t.calls + excluded.calls
   `.execute(db)
 }

@@ -80,8 +80,9 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
         changes.touch('products', 'product_stats_daily', 'product_stats_hourly')
       }
       changes.marketDaily.add(day, 'volume', amount)
+      changes.marketHourly.add(hour, 'volume', amount)
       changes.totals.add('', 'volume', amount)
-      changes.touch('payments', 'creators', 'creator_revenue_daily', 'creator_revenue_hourly', 'market_daily', 'market_totals')
+      changes.touch('payments', 'creators', 'creator_revenue_daily', 'creator_revenue_hourly', 'market_daily', 'market_hourly', 'market_totals')
       return true
     }
     case topics.modelFeePaid: {
@@ -94,11 +95,11 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
       })
       changes.organizations.add(organization, 'calls', calls)
       changes.orgDaily.add(`${organization}|${day}`, 'calls', calls)
-      changes.marketDaily.add(day, 'volume', amount)
-      changes.marketDaily.add(day, 'calls', calls)
+      changes.marketDaily.addBoth(day, 'volume', amount, 'calls', calls)
+      changes.marketHourly.addBoth(utcHour(log.time, day), 'volume', amount, 'calls', calls)
       changes.totals.add('', 'volume', amount)
       changes.totals.add('', 'calls', calls)
-      changes.touch('payments', 'organizations', 'org_spend_daily', 'market_daily', 'market_totals')
+      changes.touch('payments', 'organizations', 'org_spend_daily', 'market_daily', 'market_hourly', 'market_totals')
       return true
     }
     case topics.usageSettled: {

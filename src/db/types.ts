@@ -167,6 +167,13 @@ export interface MarketDailyTable {
   calls: Int
 }
 
+export interface MarketHourlyTable {
+  chain_id: number
+  hour: Timestamp
+  volume: Int
+  calls: Int
+}
+
 export interface MarketTotalsTable {
   chain_id: number
   organizations: IntDefault
@@ -218,6 +225,7 @@ export interface Database {
   'chain.product_stats_hourly': ProductStatsHourlyTable
   'chain.org_spend_daily': OrgSpendDailyTable
   'chain.market_daily': MarketDailyTable
+  'chain.market_hourly': MarketHourlyTable
   'chain.market_totals': MarketTotalsTable
   'chain.indexer_status': IndexerStatusTable
   'chain.undo_log': UndoLogTable

@@ -20,7 +20,7 @@ type Query = (ctx: Ctx, ...args: never[]) => Promise<unknown>
 type Rest<F> = F extends (ctx: Ctx, ...args: infer A) => Promise<infer R> ? { args: A; result: R } : never
 
 const queries = {
-  stats: { run: getMarketStats, tables: ['market_totals', 'payments'] },
+  stats: { run: getMarketStats, tables: ['market_totals', 'market_hourly'] },
   listOrganizations: { run: listOrganizations, tables: ['organizations', 'token_balances'] },
   getOrganization: { run: getOrganization, tables: ['organizations', 'token_balances'] },
   listOrganizationPayments: { run: listOrganizationPayments, tables: ['organizations', 'payments', 'creators'] },

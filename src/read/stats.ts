@@ -1,19 +1,17 @@
 /** Market totals for the home page of an explorer. */
 import type { ReadContext } from './context.js'
 import { nowOf } from './context.js'
+import { windowStart } from './leaderboards.js'
 import type { MarketStatsView } from './views.js'
 
 
-const DAY_MS = 86_400_000
-
 export async function getMarketStats(ctx: ReadContext): Promise<MarketStatsView> {
-  const since = new Date(nowOf(ctx).getTime() - DAY_MS)
+  const since = windowStart('24h', nowOf(ctx))
   const [totals, recent] = await Promise.all([
     ctx.db.selectFrom('chain.market_totals').selectAll().where('chain_id', '=', ctx.chainId).executeTakeFirst(),
-    // The BRIN index on block_time narrows this to the last day's pages.
-    ctx.db.selectFrom('chain.payments')
-      .select((eb) => [eb.fn.coalesce(eb.fn.sum<string>('amount'), eb.val('0')).as('volume'), eb.fn.coalesce(eb.fn.sum<string>('calls').filterWhere('kind', '=', 'model_fee'), eb.val('0')).as('calls')])
-      .where('chain_id', '=', ctx.chainId).where('kind', 'in', ['charge', 'model_fee']).where('block_time', '>=', since)
+    ctx.db.selectFrom('chain.market_hourly')
+      .select((eb) => [eb.fn.coalesce(eb.fn.sum<string>('volume'), eb.val('0')).as('volume'), eb.fn.coalesce(eb.fn.sum<string>('calls'), eb.val('0')).as('calls')])
+      .where('chain_id', '=', ctx.chainId).where('hour', '>=', since)
       .executeTakeFirstOrThrow(),
   ])
   return {

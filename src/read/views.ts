@@ -138,8 +138,8 @@ export const marketStatsView = z.object({
   products: decimal('products'),
   calls: decimal('AI calls billed (model fees), all time'),
   volume: amount('paid to creators and in model fees, all time'),
-  volume_24h: amount('the same, last 24 hours'),
-  calls_24h: decimal('AI calls billed, last 24 hours'),
+  volume_24h: amount('the same, in the current UTC hour and the 23 before it'),
+  calls_24h: decimal('AI calls billed, in the current UTC hour and the 23 before it'),
 }).meta({ id: 'MarketStats' })
 export type MarketStatsView = z.infer<typeof marketStatsView>
 

@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from './database.js'
 export const derivedTables = [
   'organizations', 'creators', 'products', 'product_enablements', 'payments', 'token_transfers', 'token_balances',
   'creator_revenue_daily', 'product_stats_daily', 'creator_revenue_hourly', 'product_stats_hourly', 'org_spend_daily',
-  'market_daily', 'market_totals',
+  'market_daily', 'market_hourly', 'market_totals',
 ] as const
 
 /** All rows of every derived table of `chainId`, in primary-key order, as plain JSON. */
