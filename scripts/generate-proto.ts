@@ -7,16 +7,19 @@
  * the result with the committed files.
  */
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 /** Where buf.gen.yaml writes, relative to the output base. */
 export const generatedDir = 'src/grpc/gen'
-const buf = path.join(repoRoot, 'node_modules/.bin/buf')
+// The platform build of buf, depended on directly: the registry here serves no other platform's
+// build, which the @bufbuild/buf wrapper would require (npm ci fails on a lock that lists them).
+const buf = path.join(repoRoot, 'node_modules/@bufbuild', `buf-${process.platform}-${process.arch}`, 'bin', process.platform === 'win32' ? 'buf.exe' : 'buf')
 
 function runBuf(args: string[]): void {
+  if (!existsSync(buf)) throw new Error(`buf is not installed for ${process.platform}-${process.arch}: npm install --no-save @bufbuild/buf-${process.platform}-${process.arch}@1.75.0`)
   execFileSync(buf, args, { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] })
 }
 
