@@ -159,9 +159,10 @@ function expectedLeaderboard(entity: 'creators' | 'products', metric: 'revenue' 
   type Row = { address: string; label: string; revenue: string; calls: string; tie: string | bigint }
   let rows: Row[]
   if (window === 'all') {
-    rows = entity === 'creators'
+    // Only those charged at least once, as in the windows.
+    rows = (entity === 'creators'
       ? truth.creators.map((c) => ({ address: c.address, label: c.token_id, revenue: c.revenue, calls: c.calls, tie: BigInt(c.token_id) }))
-      : truth.products.map((p) => ({ address: p.address, label: p.name, revenue: p.revenue, calls: p.calls, tie: p.address }))
+      : truth.products.map((p) => ({ address: p.address, label: p.name, revenue: p.revenue, calls: p.calls, tie: p.address }))).filter((r) => BigInt(r.calls) > 0n)
   } else {
     // 24h: the current UTC hour and the 23 before it; 7d / 30d: today (UTC) and the 6 or 29 days before.
     const start = window === '24h' ? Math.floor(now.getTime() / HOUR) * HOUR - 23 * HOUR : utcDay(now).getTime() - (window === '7d' ? 6 : 29) * DAY

@@ -1,7 +1,8 @@
 /**
  * Revenue and call leaderboards of creators and products. `all` reads the running totals;
  * the windows read the aggregates: `24h` the hourly buckets (the current hour and the 23
- * before it), `7d` and `30d` the daily ones (today, UTC, and the 6 or 29 days before).
+ * before it), `7d` and `30d` the daily ones (today, UTC, and the 6 or 29 days before). Only
+ * creators and products charged at least once (in the window) are ranked.
  */
 import { sql } from 'kysely'
 import type { ReadContext } from './context.js'
@@ -41,7 +42,7 @@ export async function creatorLeaderboard(ctx: ReadContext, query: LeaderboardQue
   const { metric, window, limit } = query
   if (window === 'all') {
     const rows = await ctx.db.selectFrom('chain.creators').select(['address', 'token_id as label', 'revenue', 'calls'])
-      .where('chain_id', '=', ctx.chainId).orderBy(metric, 'desc').orderBy('token_id').limit(limit).execute()
+      .where('chain_id', '=', ctx.chainId).where('calls', '>', '0').orderBy(metric, 'desc').orderBy('token_id').limit(limit).execute()
     return ranked(rows)
   }
   const rows = await ctx.db.selectFrom(windowTotals(ctx, 'creator', { ...query, window }))
@@ -56,7 +57,7 @@ export async function productLeaderboard(ctx: ReadContext, query: LeaderboardQue
   const { metric, window, limit } = query
   if (window === 'all') {
     const rows = await ctx.db.selectFrom('chain.products').select(['address', 'name as label', 'revenue', 'calls'])
-      .where('chain_id', '=', ctx.chainId).orderBy(metric, 'desc').orderBy('address').limit(limit).execute()
+      .where('chain_id', '=', ctx.chainId).where('calls', '>', '0').orderBy(metric, 'desc').orderBy('address').limit(limit).execute()
     return ranked(rows)
   }
   const rows = await ctx.db.selectFrom(windowTotals(ctx, 'product', { ...query, window }))
