@@ -14,7 +14,9 @@ import { openDatabase } from './migrate.js'
  * indexer's NOTIFY, the live event feed, and readiness that the indexer (wherever it runs) has
  * caught up with the head.
  */
-export async function startReads(ctx: Context, database: DatabaseHandle, chainId: number, api: ApiServer): Promise<void> {
+export async function startReads(
+  ctx: Context, database: DatabaseHandle, chainId: number, api: ApiServer, options: { indexerInProcess?: boolean } = {},
+): Promise<void> {
   const readCtx: ReadContext = { db: database.readDb, chainId }
   const cache = createHotCache({ ...ctx.config.api.cache, metrics: ctx.metrics })
   const notifications = await listenForIndexNotifications(database, chainId, { cache, logger: ctx.logger })
@@ -33,7 +35,8 @@ export async function startReads(ctx: Context, database: DatabaseHandle, chainId
     if (!status.ready) throw new Error(status.error ?? `indexer ${status.role}: indexed ${status.indexed ?? '-'} of head ${status.head ?? '-'}`)
     return `indexed ${status.indexed} of head ${status.head}`
   }
-  api.addReadinessCheck({ name: 'index', check: indexReady })
+  // In `haithe dev` the indexer in this process has registered its own, more direct check.
+  if (!options.indexerInProcess) api.addReadinessCheck({ name: 'index', check: indexReady })
   // gRPC health follows the same readiness, so a gRPC load balancer skips a replica that lags.
   grpc.setServing(false)
   const followReadiness = setInterval(() => {

@@ -45,7 +45,7 @@ export async function runDev(ctx: Context, options: DevOptions): Promise<void> {
   api.addReadinessCheck({ name: 'chain', check: async () => `head ${await market.publicClient.getBlockNumber()}` })
 
   startIndexer(ctx, database, devnet.chain, api)
-  await startReads(ctx, database, devnet.chain.chainId, api)
+  await startReads(ctx, database, devnet.chain.chainId, api, { indexerInProcess: true })
 
   const simulator = await createMarketSimulator({ chain: market, seed: config.simulator.seed, weights: config.simulator.weights, logger })
   logger.info(
