@@ -95,8 +95,7 @@ export function createApiServer(ctx: Pick<Context, 'logger' | 'metrics'>, option
       logger,
     })
     app.use(rateLimit)
-  }
-  if (options.api) {
+
     const answer = async (c: Koa.Context, route: RouteSpec, params: unknown, query: unknown) => {
       const result = await route.run(reads!, params as never, query as never)
       c.type = 'application/json'
