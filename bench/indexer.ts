@@ -75,7 +75,12 @@ try {
   }
   let peakRss = 0
   const sampleRss = () => {
-    const status = readFileSync(`/proc/${child!.pid}/status`, 'utf8')
+    let status: string
+    try {
+      status = readFileSync(`/proc/${child!.pid}/status`, 'utf8')
+    } catch {
+      throw new Error(`the indexer process is gone (exit code ${child!.exitCode ?? 'unknown'}, signal ${child!.signalCode ?? 'none'}); see its output above`)
+    }
     peakRss = Math.max(peakRss, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024)
   }
   while ((await indexed()) < head) {
