@@ -54,20 +54,24 @@ async function fetchPrefix(options: HistoricalOptions, from: number, upTo: numbe
  */
 export async function* fetchHistorical(options: HistoricalOptions): AsyncGenerator<FetchedRange> {
   const maxBuffered = options.maxBufferedLogs ?? 100_000
-  const queue: Promise<FetchedRange>[] = []
+  /** Ranges in the order they are handed over; a slot is fetched once there is room for it. */
+  const queue: Slot[] = []
   let inflight = 0
   let buffered = 0
   let failed = false
   let next = options.from
 
-  const dispatch = (from: number, to: number): Promise<FetchedRange> => {
+  const hasRoom = () => !failed && inflight < options.concurrency && buffered < maxBuffered
+  const start = (slot: Slot) => {
     inflight += 1
-    const pending: Promise<FetchedRange> = fetchPrefix(options, from, to).then(
+    slot.pending = fetchPrefix(options, slot.from, slot.to).then(
       (range) => {
         inflight -= 1
         buffered += range.logs.length
-        // Only a prefix was accepted: the rest comes right after it, ahead of later ranges.
-        if (range.to < to) enqueueAfter(pending, range.to + 1, to)
+        // Only a prefix was accepted: the rest comes right after it, ahead of later ranges. It
+        // waits for room like any range: fetching it at once let a large range that splits
+        // again and again run ahead of the consumer without bound.
+        if (range.to < slot.to) queue.splice(queue.indexOf(slot) + 1, 0, { from: range.to + 1, to: slot.to })
         pump()
         return range
       },
@@ -77,27 +81,37 @@ export async function* fetchHistorical(options: HistoricalOptions): AsyncGenerat
         throw err
       },
     )
-    pending.catch(() => {}) // awaited in order below; this only marks it handled
-    return pending
-  }
-  /** Puts [from, to] right after `earlier` in the queue (or first, if the consumer has taken it). */
-  const enqueueAfter = (earlier: Promise<FetchedRange>, from: number, to: number) => {
-    queue.splice(queue.indexOf(earlier) + 1, 0, dispatch(from, to))
+    slot.pending.catch(() => {}) // awaited in order below; this only marks it handled
   }
   const pump = () => {
-    while (!failed && inflight < options.concurrency && buffered < maxBuffered && next <= options.to) {
-      const from = next
-      const to = Math.min(options.to, from + options.sizer.size() - 1)
-      next = to + 1
-      queue.push(dispatch(from, to))
+    for (const slot of queue) {
+      if (!hasRoom()) return
+      if (!slot.pending) start(slot)
+    }
+    while (hasRoom() && next <= options.to) {
+      const slot = { from: next, to: Math.min(options.to, next + options.sizer.size() - 1) }
+      next = slot.to + 1
+      queue.push(slot)
+      start(slot)
     }
   }
 
   pump()
   while (queue.length > 0) {
-    const range = await queue.shift()!
+    const slot = queue[0]!
+    // The consumer waits for this one: fetch it now even if the buffer is full.
+    if (!slot.pending) start(slot)
+    const range = await slot.pending!
+    queue.shift()
     buffered -= range.logs.length
     pump()
     yield range
   }
+}
+
+interface Slot {
+  from: number
+  to: number
+  /** Set once its fetch started. */
+  pending?: Promise<FetchedRange>
 }
