@@ -14,7 +14,7 @@ import { createMarketChain, createMarketSimulator, simulateEvents, type MarketSi
 import type { CreatorView, EventView, IndexerStatusView, MarketStatsView, OrganizationView, PaymentView, ProductView, WalletView } from '../src/read/index.js'
 import { lower, readChainTruth, type ChainTruth } from './support/chain-truth.js'
 import { createTestDatabase, type TestDatabase } from './support/database.js'
-import { startDevChain, waitForSuccess, type DevChain } from './support/devchain.js'
+import { devChainConfig, startDevChain, waitForSuccess, type DevChain } from './support/devchain.js'
 import { runIndexer, type RunningIndexer } from './support/indexing.js'
 import { applyFeed, openLiveFeed, startReadApi, type LiveFeed, type LiveMessage, type ReadApi } from './support/read-api.js'
 
@@ -27,17 +27,6 @@ let chain: ChainConfig
 let running: RunningIndexer | undefined
 let api: ReadApi
 
-function chainOf(d: DevChain): ChainConfig {
-  const { deployment } = d
-  return {
-    name: 'anvil', chainId: deployment.chainId, rpcUrl: d.anvil.rpcUrl, explorerUrl: null,
-    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, testnet: true, finalityDepth: 12, pollingIntervalMs: 50,
-    contracts: {
-      tusdt: lower(deployment.tusdt), orchestrator: lower(deployment.orchestrator), creatorIdentity: lower(deployment.creatorIdentity),
-      startBlock: deployment.startBlock,
-    },
-  }
-}
 
 /** A fresh simulator on fresh clients (it reloads the market from the chain). */
 function simulator(seed: number): Promise<MarketSimulator> {
@@ -75,7 +64,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
 
 beforeAll(async () => {
   ;[dev, database] = await Promise.all([startDevChain(), createTestDatabase()])
-  chain = chainOf(dev)
+  chain = devChainConfig(dev)
   const sim = await simulator(201)
   for (let i = 0; i < 60; i++) await sim.step()
   // Bulk settlements, many logs a block: the feed's replay runs over several pages of events.

@@ -23,7 +23,7 @@ import type {
 } from '../src/read/index.js'
 import { lower, readChainTruth, type ChainTruth } from './support/chain-truth.js'
 import { createTestDatabase, type TestDatabase } from './support/database.js'
-import { startDevChain, waitForSuccess, type DevChain } from './support/devchain.js'
+import { devChainConfig, startDevChain, waitForSuccess, type DevChain } from './support/devchain.js'
 import { runIndexer, type RunningIndexer } from './support/indexing.js'
 import { validateJson } from './support/json-schema.js'
 import { startReadApi, type ReadApi } from './support/read-api.js'
@@ -46,21 +46,10 @@ let api: ReadApi
 /** The read API's clock: ten minutes after the last block. */
 let now: Date
 
-function chainOf(d: DevChain): ChainConfig {
-  const { deployment } = d
-  return {
-    name: 'anvil', chainId: deployment.chainId, rpcUrl: d.anvil.rpcUrl, explorerUrl: null,
-    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, testnet: true, finalityDepth: 12, pollingIntervalMs: 50,
-    contracts: {
-      tusdt: lower(deployment.tusdt), orchestrator: lower(deployment.orchestrator), creatorIdentity: lower(deployment.creatorIdentity),
-      startBlock: deployment.startBlock,
-    },
-  }
-}
 
 beforeAll(async () => {
   ;[dev, database] = await Promise.all([startDevChain(), createTestDatabase()])
-  chain = chainOf(dev)
+  chain = devChainConfig(dev)
   const marketChain = createMarketChain({ rpcUrl: dev.anvil.rpcUrl, chain: dev.chain, deployment: dev.deployment, serverKey: ANVIL_DEPLOYER_KEY })
   const sim = await createMarketSimulator({ chain: marketChain, seed: SEED, weights })
   // Between 30 and 150 minutes of chain time after each action, 10 to 40 in the last 40: the

@@ -28,7 +28,7 @@ import {
 import { createMetricsRegistry, type Registry } from '../src/obs/index.js'
 import { createEventFeed, createReads, InvalidArgumentError, NotFoundError, type EventFeed, type ReadContext, type Reads } from '../src/read/index.js'
 import { createTestDatabase, type TestDatabase } from './support/database.js'
-import { startDevChain, waitForSuccess, type DevChain } from './support/devchain.js'
+import { devChainConfig, startDevChain, waitForSuccess, type DevChain } from './support/devchain.js'
 import { runIndexer, type RunningIndexer } from './support/indexing.js'
 
 const weights = loadConfig({ env: {} }).simulator.weights
@@ -148,17 +148,6 @@ let market: MarketplaceServiceClient
 let analytics: AnalyticsServiceClient
 let indexerClient: IndexerServiceClient
 
-function chainOf(d: DevChain): ChainConfig {
-  const { deployment } = d
-  return {
-    name: 'anvil', chainId: deployment.chainId, rpcUrl: d.anvil.rpcUrl, explorerUrl: null,
-    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, testnet: true, finalityDepth: 12, pollingIntervalMs: 50,
-    contracts: {
-      tusdt: lower(deployment.tusdt), orchestrator: lower(deployment.orchestrator), creatorIdentity: lower(deployment.creatorIdentity),
-      startBlock: deployment.startBlock,
-    },
-  }
-}
 
 /** A fresh simulator on fresh clients (it reloads the market from the chain). */
 function simulator(seed: number): Promise<MarketSimulator> {
@@ -179,7 +168,7 @@ async function head(): Promise<number> {
 
 beforeAll(async () => {
   ;[dev, database] = await Promise.all([startDevChain(), createTestDatabase()])
-  chain = chainOf(dev)
+  chain = devChainConfig(dev)
   // A small market (some 25 simulator steps), then bulk settlements with many logs per block.
   const sim = await simulator(7)
   for (let i = 0; i < 25; i++) await sim.step()

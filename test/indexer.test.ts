@@ -48,7 +48,7 @@ import {
 } from '../src/devnet/index.js'
 import { createMetricsRegistry, type Registry } from '../src/obs/index.js'
 import { createTestDatabase, type TestDatabase } from './support/database.js'
-import { startDevChain, waitForSuccess, type DevChain } from './support/devchain.js'
+import { devChainConfig, startDevChain, waitForSuccess, type DevChain } from './support/devchain.js'
 import { derivedTables } from './support/indexing.js'
 import { startFaultyRpcProxy } from './support/rpc-proxy.js'
 
@@ -65,20 +65,6 @@ type Db = Kysely<Database>
 // Chain, indexer and snapshots
 // ---------------------------------------------------------------------------------------------
 
-function chainOf(dev: DevChain, options: { finalityDepth: number; pollingIntervalMs?: number; rpcUrl?: string }): ChainConfig {
-  const d = dev.deployment
-  return {
-    name: 'anvil',
-    chainId: d.chainId,
-    rpcUrl: options.rpcUrl ?? dev.anvil.rpcUrl,
-    explorerUrl: null,
-    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
-    testnet: true,
-    finalityDepth: options.finalityDepth,
-    pollingIntervalMs: options.pollingIntervalMs ?? 50,
-    contracts: { tusdt: lower(d.tusdt), orchestrator: lower(d.orchestrator), creatorIdentity: lower(d.creatorIdentity), startBlock: d.startBlock },
-  }
-}
 
 function marketOf(dev: DevChain): MarketChain {
   return createMarketChain({ rpcUrl: dev.anvil.rpcUrl, chain: dev.chain, deployment: dev.deployment, serverKey: ANVIL_DEPLOYER_KEY })
@@ -291,7 +277,7 @@ describe('backfill of a simulated market', () => {
 
   beforeAll(async () => {
     ;[dev, database, truthDb] = await Promise.all([startDevChain(), emptied(sharedIndexDb), emptied(sharedTruthDb)])
-    chain = chainOf(dev, { finalityDepth: 5 })
+    chain = devChainConfig(dev, { finalityDepth: 5 })
     const market = marketOf(dev)
     sim = await createMarketSimulator({ chain: market, seed: 11, weights })
     // The clock jumps 97 minutes every third step: the market spans some 30 hours, two or three
@@ -316,7 +302,7 @@ describe('backfill of a simulated market', () => {
     const proxy = await startFaultyRpcProxy({ target: nodeUrl, seed: 5 })
     try {
       proxy.setFaults({ slowRate: 1, slowMs: 30 })
-      const first = startIndexing(database, chainOf(dev, { finalityDepth: 5, rpcUrl: proxy.url }), {
+      const first = startIndexing(database, devChainConfig(dev, { finalityDepth: 5, rpcUrl: proxy.url }), {
         nodeUrl, tuning: { concurrency: 1, initialBlocks: 8, maxBlocks: 8, batchEvents: 1 },
       })
       const deadline = Date.now() + 20_000
@@ -636,7 +622,7 @@ describe('factory children created in the same block as their first events', () 
 
   beforeAll(async () => {
     ;[dev, database, truthDb] = await Promise.all([startDevChain(), emptied(sharedIndexDb), emptied(sharedTruthDb)])
-    chain = chainOf(dev, { finalityDepth: 4 })
+    chain = devChainConfig(dev, { finalityDepth: 4 })
     const sim = await simulator(dev, 21)
     for (let i = 0; i < 15; i++) await sim.step()
   })
@@ -735,7 +721,7 @@ describe('factory children created in the same block as their first events', () 
   it('a re-index with the whole chain in one range equals the block-by-block index and the ground truth', async () => {
     const nodeUrl = dev.anvil.rpcUrl
     const blockByBlock = await snapshot(database.db, chain.chainId)
-    const oneRange = await freshIndex(truthDb, chainOf(dev, { finalityDepth: 0 }), nodeUrl, { initialBlocks: 1_000_000, maxBlocks: 1_000_000, batchEvents: 1_000_000 })
+    const oneRange = await freshIndex(truthDb, devChainConfig(dev, { finalityDepth: 0 }), nodeUrl, { initialBlocks: 1_000_000, maxBlocks: 1_000_000, batchEvents: 1_000_000 })
     expect(oneRange).toEqual(blockByBlock)
     expect(blockByBlock).toEqual(await freshIndex(truthDb, chain, nodeUrl))
   }, 60_000)
@@ -758,7 +744,7 @@ describe('factory children created in the same block as their first events', () 
       expect(onChain).toBe(tusdtUnits('500'))
       const row = await database.db.selectFrom('chain.organizations').select(['balance']).where('chain_id', '=', chain.chainId).where('address', '=', lower(org)).executeTakeFirstOrThrow()
       const blockByBlock = await snapshot(database.db, chain.chainId)
-      const oneRange = await freshIndex(truthDb, chainOf(dev, { finalityDepth: 0 }), dev.anvil.rpcUrl, { initialBlocks: 1_000_000, maxBlocks: 1_000_000, batchEvents: 1_000_000 })
+      const oneRange = await freshIndex(truthDb, devChainConfig(dev, { finalityDepth: 0 }), dev.anvil.rpcUrl, { initialBlocks: 1_000_000, maxBlocks: 1_000_000, batchEvents: 1_000_000 })
       expect(row.balance).toBe(String(onChain))
       expect(blockByBlock).toEqual(oneRange)
       // Only the transfer after its creation is a deposit.
@@ -785,7 +771,7 @@ describe('reorgs within the finality depth', () => {
 
   beforeAll(async () => {
     ;[dev, database, truthDb] = await Promise.all([startDevChain(), emptied(sharedIndexDb), emptied(sharedTruthDb)])
-    chain = chainOf(dev, { finalityDepth })
+    chain = devChainConfig(dev, { finalityDepth })
     // Two markets sharing the chain: one builds each abandoned branch, the other the branch that wins (alternating).
     for (const seed of seeds) {
       const sim = await simulator(dev, seed)
@@ -880,7 +866,7 @@ describe('a reorg deeper than the finality depth', () => {
 
   beforeAll(async () => {
     ;[dev, database, truthDb] = await Promise.all([startDevChain(), emptied(sharedIndexDb), emptied(sharedTruthDb)])
-    chain = chainOf(dev, { finalityDepth })
+    chain = devChainConfig(dev, { finalityDepth })
     const sim = await simulator(dev, 41)
     for (let i = 0; i < 12; i++) await sim.step()
   })
@@ -985,7 +971,7 @@ describe.skipIf(!process.env.DATABASE_URL)('NOTIFY after each commit (PostgreSQL
 
   it('announces every committed block range with the tables it touched, and each rollback', async () => {
     const nodeUrl = dev.anvil.rpcUrl
-    const chain = chainOf(dev, { finalityDepth: 4 })
+    const chain = devChainConfig(dev, { finalityDepth: 4 })
     const random = createRandom(51)
     const running = startIndexing(database, chain, { nodeUrl })
     let head: { number: number; hash: string }

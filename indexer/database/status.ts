@@ -11,14 +11,7 @@ import type { IndexerRole, IndexerStatus } from '../indexer.js'
 import { holdsLeaderLock } from './leader.js'
 
 /** An indexer's status as its leader last recorded it. Block numbers fit in JS numbers. */
-export interface RecordedIndexerStatus {
-  role: IndexerRole
-  head: number | null
-  indexed: number | null
-  finalized: number | null
-  eventsPerSecond: number
-  rpcHealthy: boolean
-  ready: boolean
+export type RecordedIndexerStatus = Omit<IndexerStatus, 'chainId' | 'error'> & {
   error: string | null
   /**
    * When it was recorded: a running leader records changes within a second and otherwise at

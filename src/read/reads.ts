@@ -13,11 +13,10 @@ import { getTransaction, listPayments } from './payments.js'
 import { getProduct, getProductStats, listProducts } from './products.js'
 import { getMarketStats } from './stats.js'
 import { getWallet } from './wallets.js'
-import type { ReadContext as Ctx } from './context.js'
 
 /** A query function of the read side, its first parameter the context. */
-type Query = (ctx: Ctx, ...args: never[]) => Promise<unknown>
-type Rest<F> = F extends (ctx: Ctx, ...args: infer A) => Promise<infer R> ? { args: A; result: R } : never
+type Query = (ctx: ReadContext, ...args: never[]) => Promise<unknown>
+type Rest<F> = F extends (ctx: ReadContext, ...args: infer A) => Promise<infer R> ? { args: A; result: R } : never
 
 const queries = {
   stats: { run: getMarketStats, tables: ['market_totals', 'market_hourly'] },

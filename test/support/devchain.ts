@@ -45,6 +45,24 @@ import {
   type ChainWalletClient,
   type Deployment,
 } from '../../src/chain/index.js'
+import type { ChainConfig } from '../../src/config/index.js'
+
+/** The chain configuration the indexer and read API use for this dev chain (lowercase addresses). */
+export function devChainConfig(dev: DevChain, options: { finalityDepth?: number; pollingIntervalMs?: number; rpcUrl?: string } = {}): ChainConfig {
+  const d = dev.deployment
+  const lower = (address: string) => address.toLowerCase() as `0x${string}`
+  return {
+    name: 'anvil',
+    chainId: d.chainId,
+    rpcUrl: options.rpcUrl ?? dev.anvil.rpcUrl,
+    explorerUrl: null,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    testnet: true,
+    finalityDepth: options.finalityDepth ?? 12,
+    pollingIntervalMs: options.pollingIntervalMs ?? 50,
+    contracts: { tusdt: lower(d.tusdt), orchestrator: lower(d.orchestrator), creatorIdentity: lower(d.creatorIdentity), startBlock: d.startBlock },
+  }
+}
 
 export interface DevChainOptions {
   anvil?: AnvilOptions
