@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { UsageError, userFacingErrors } from './commands/errors.js'
 import { runApi } from './commands/api.js'
 import { runDev } from './commands/dev.js'
+import { runGateway } from './commands/gateway.js'
 import { runIndexer } from './commands/indexer.js'
 import { runMigrate } from './commands/migrate.js'
 import { runSimulate } from './commands/simulate.js'
@@ -21,7 +22,8 @@ commands:
   simulate --events <n> [--seed <n>] [--rpc <url>]
                        put n events on a local anvil chain as fast as it takes them
   indexer              the chain indexer alone (health and metrics on INDEXER_PORT, 8082)
-  gateway              not built yet
+  gateway              the write path alone: v1's /api (sign-in, organizations, projects,
+                       creators, faucet, webhooks) and the transaction outbox (needs SERVER_PVT_KEY, JWT_SECRET)
 
 configuration: config/default.json, config/chains/<HAITHE_CHAIN>.json, then environment
 variables (DATABASE_URL, PORT, GATEWAY_PORT, GRPC_PORT, JWT_SECRET, SERVER_PVT_KEY,
@@ -96,8 +98,11 @@ async function main(argv: string[]): Promise<void> {
       stopOnSignals(ctx)
       return runIndexer(ctx)
     }
-    case 'gateway':
-      throw new UsageError(`haithe ${command} is not built yet`)
+    case 'gateway': {
+      const ctx = createContext(loadConfig(), 'haithe-gateway')
+      stopOnSignals(ctx)
+      return runGateway(ctx)
+    }
     default:
       throw new UsageError(`unknown command "${command}"; run \`haithe help\``)
   }

@@ -13,6 +13,7 @@ import type { Context } from '../context.js'
 import { migrateToLatest } from '../db/index.js'
 import { createMarketChain, createMarketSimulator, startDevnet } from '../devnet/index.js'
 import { startReads } from './api.js'
+import { devJwtSecret, startGateway } from './gateway.js'
 import { startIndexer } from './indexer.js'
 import { openDatabase } from './migrate.js'
 
@@ -46,6 +47,11 @@ export async function runDev(ctx: Context, options: DevOptions): Promise<void> {
 
   startIndexer(ctx, database, devnet.chain, api)
   await startReads(ctx, database, devnet.chain.chainId, api, { indexerInProcess: true })
+
+  const gateway = startGateway(ctx, database, devnet.chain, { privateKey: devnet.serverKey, jwtSecret: config.auth.jwtSecret ?? devJwtSecret(config.dataDir) })
+  const { port: gatewayPort } = await gateway.server.listen(config.gateway.host, config.gateway.port)
+  shutdown.add('gateway', () => gateway.server.close())
+  logger.info(`gateway listening on http://localhost:${gatewayPort} (/api/v1/..., OpenAI-compatible /api/v1beta/openai)`)
 
   const simulator = await createMarketSimulator({ chain: market, seed: config.simulator.seed, weights: config.simulator.weights, logger })
   logger.info(

@@ -11,5 +11,6 @@ export const userFacingErrors = new Set([
   'MigrationError',
   'AnvilStartError',
   'PortInUseError',
+  'GatewayPortInUseError',
   'NotAnvilError',
 ])

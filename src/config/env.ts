@@ -15,6 +15,11 @@ export const envOverrides = {
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: 'api.rateLimit.anonymousPerMinute',
   RATE_LIMIT_IDENTIFIED_PER_MINUTE: 'api.rateLimit.identifiedPerMinute',
   GATEWAY_PORT: 'gateway.port',
+  GATEWAY_CONFIRMATIONS: 'gateway.confirmations',
+  SIWE_DOMAINS: 'gateway.siweDomains',
+  STRIPE_WEBHOOK_SECRET: 'webhooks.stripe.secret',
+  WEBHOOK_SECRET: 'webhooks.generic.secret',
+  TEE_ATTESTATION_URL: 'tee.attestationUrl',
   GRPC_PORT: 'grpc.port',
   INDEXER_PORT: 'indexer.port',
   LOG_LEVEL: 'log.level',
@@ -35,7 +40,7 @@ export const envOverrides = {
 } as const
 
 /** Values that are lists in the configuration and comma-separated in the environment. */
-const listPaths = new Set<string>(['api.corsOrigins', 'api.apiKeys'])
+const listPaths = new Set<string>(['api.corsOrigins', 'api.apiKeys', 'gateway.siweDomains'])
 
 export type EnvName = keyof typeof envOverrides
 

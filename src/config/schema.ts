@@ -70,7 +70,34 @@ export const configSchema = z.object({
     /** The hot cache: at most this many entries and this many bytes of JSON. */
     cache: z.object({ maxEntries: z.coerce.number().int().positive(), maxBytes: z.coerce.number().int().positive() }),
   }),
-  gateway: z.object({ host: z.string().min(1), port }),
+  gateway: z.object({
+    host: z.string().min(1),
+    port,
+    /** A request still running after this long is answered 503. */
+    requestTimeoutMs: z.coerce.number().int().positive(),
+    /** Blocks on top of a server transaction's block before the outbox calls it confirmed. */
+    confirmations: z.coerce.number().int().min(0),
+    /** A server transaction unmined this long is replaced with a higher fee. */
+    stuckAfterMs: z.coerce.number().int().positive(),
+    /** How long POST /orgs and POST /products wait for the indexer before answering 202 pending. */
+    indexWaitMs: z.coerce.number().int().min(0),
+    /** tUSDT base units the faucet sends (decimal string). */
+    faucetAmount: z.string().regex(/^[0-9]+$/, 'must be a whole number of tUSDT base units'),
+    /** Domains a SIWE message may name besides the request's own Host (SIWE_DOMAINS, comma-separated). */
+    siweDomains: z.array(z.string().min(1)),
+  }),
+  /** Webhook receivers at /api/v1beta/webhook/<name>; a receiver without a secret refuses every delivery. */
+  webhooks: z.record(
+    z.string().regex(/^[a-z0-9-]+$/, 'webhook provider names are lowercase letters, digits and dashes'),
+    z.object({
+      /** `stripe`: `<header>: t=<unix>,v1=<hex hmac of "t.body">`; `header`: `<header>: <hex hmac of body>`. */
+      scheme: z.enum(['stripe', 'header']),
+      header: z.string().min(1),
+      secret: z.string().min(16, 'a webhook secret must be at least 16 characters').nullable(),
+      toleranceSeconds: z.number().int().positive(),
+    }),
+  ),
+  tee: z.object({ attestationUrl: httpUrl.nullable() }),
   grpc: z.object({ host: z.string().min(1), port }),
   indexer: z.object({
     /** Health and metrics of `haithe indexer`. */

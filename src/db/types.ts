@@ -209,6 +209,186 @@ export interface UndoLogTable {
   row_data: ColumnType<Record<string, unknown>, string, string>
 }
 
+// ---- schema app (the write path) ----
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, Date | string>
+type Numeric = ColumnType<string, string | bigint, string | bigint>
+
+export interface AccountsTable {
+  address: string
+  created_at: CreatedAt
+  last_login_at: Timestamp | null
+}
+
+export interface NoncesTable {
+  nonce: string
+  address: string
+  created_at: CreatedAt
+  expires_at: Timestamp
+  used_at: Timestamp | null
+}
+
+export interface SessionsTable {
+  id: string
+  address: string
+  ip: string | null
+  user_agent: string | null
+  created_at: CreatedAt
+  expires_at: Timestamp
+  revoked_at: Timestamp | null
+}
+
+export type ApiKeyKind = 'wallet' | 'scoped'
+export type ProjectRole = 'admin' | 'developer' | 'viewer'
+export type OrgMemberRole = 'admin' | 'member'
+
+export interface ApiKeysTable {
+  id: Generated<string>
+  kind: ApiKeyKind
+  address: string
+  key_hash: Buffer
+  hint: string
+  name: string | null
+  chain_id: number | null
+  organization: string | null
+  project_id: string | null
+  role: ProjectRole | null
+  monthly_limit: Numeric | null
+  created_at: CreatedAt
+  revoked_at: Timestamp | null
+  last_used_at: Timestamp | null
+}
+
+export interface OrganizationSettingsTable {
+  chain_id: number
+  organization: string
+  display_name: string | null
+  archived_at: Timestamp | null
+  updated_at: CreatedAt
+}
+
+export interface OrgMembersTable {
+  chain_id: number
+  organization: string
+  address: string
+  role: OrgMemberRole
+  created_at: CreatedAt
+}
+
+export interface ModelsTable {
+  id: number
+  name: string
+  display_name: string
+  provider: string
+  is_active: boolean
+  price_per_call: Numeric
+}
+
+export interface OrgModelEnrollmentsTable {
+  chain_id: number
+  organization: string
+  model_id: number
+  created_at: CreatedAt
+}
+
+export interface ProjectsTable {
+  id: Generated<string>
+  uid: string
+  chain_id: number
+  organization: string
+  name: string
+  search_enabled: ColumnType<boolean, boolean | undefined, boolean>
+  memory_enabled: ColumnType<boolean, boolean | undefined, boolean>
+  default_model_id: number | null
+  created_at: CreatedAt
+  updated_at: CreatedAt
+  deleted_at: Timestamp | null
+}
+
+export interface ProjectMembersTable {
+  project_id: string | bigint
+  address: string
+  role: ProjectRole
+  created_at: CreatedAt
+}
+
+export interface ProjectProductsTable {
+  project_id: string | bigint
+  product: string
+  created_at: CreatedAt
+}
+
+export interface ProductDetailsTable {
+  chain_id: number
+  product: string
+  description: string | null
+  photo_url: string | null
+  updated_at: CreatedAt
+}
+
+export type OutboxStatus = 'queued' | 'pending' | 'mined' | 'confirmed' | 'failed'
+
+export interface TxOutboxTable {
+  id: Generated<string>
+  idempotency_key: string
+  chain_id: number
+  kind: string
+  requested_by: string | null
+  from_address: string
+  to_address: string
+  data: string
+  value: ColumnType<string, string | bigint | undefined, string | bigint>
+  gas_limit: Numeric | null
+  nonce: Numeric | null
+  status: ColumnType<OutboxStatus, OutboxStatus | undefined, OutboxStatus>
+  tx_hash: string | null
+  block_number: Numeric | null
+  attempts: ColumnType<number, number | undefined, number>
+  error: string | null
+  created_at: CreatedAt
+  updated_at: CreatedAt
+}
+
+export interface TxAttemptsTable {
+  tx_hash: string
+  outbox_id: string | bigint
+  raw: string
+  max_fee_per_gas: Numeric
+  max_priority_fee_per_gas: Numeric
+  created_at: CreatedAt
+  broadcast_at: Timestamp | null
+}
+
+export interface SignerNoncesTable {
+  chain_id: number
+  address: string
+  next_nonce: Numeric
+}
+
+export interface FaucetGrantsTable {
+  address: string
+  last_granted_at: Timestamp
+  outbox_id: string | bigint | null
+}
+
+export interface WebhookEventsTable {
+  provider: string
+  event_id: string
+  type: string
+  received_at: CreatedAt
+  outbox_id: string | bigint | null
+}
+
+export interface IdempotentRequestsTable {
+  caller: string
+  key: string
+  method: string
+  path: string
+  status: number | null
+  body: ColumnType<unknown, string | null, string | null>
+  created_at: CreatedAt
+}
+
 export interface Database {
   'chain.checkpoints': CheckpointsTable
   'chain.blocks': BlocksTable
@@ -229,4 +409,22 @@ export interface Database {
   'chain.market_totals': MarketTotalsTable
   'chain.indexer_status': IndexerStatusTable
   'chain.undo_log': UndoLogTable
+  'app.accounts': AccountsTable
+  'app.nonces': NoncesTable
+  'app.sessions': SessionsTable
+  'app.api_keys': ApiKeysTable
+  'app.organization_settings': OrganizationSettingsTable
+  'app.org_members': OrgMembersTable
+  'app.models': ModelsTable
+  'app.org_model_enrollments': OrgModelEnrollmentsTable
+  'app.projects': ProjectsTable
+  'app.project_members': ProjectMembersTable
+  'app.project_products': ProjectProductsTable
+  'app.product_details': ProductDetailsTable
+  'app.tx_outbox': TxOutboxTable
+  'app.tx_attempts': TxAttemptsTable
+  'app.signer_nonces': SignerNoncesTable
+  'app.faucet_grants': FaucetGrantsTable
+  'app.webhook_events': WebhookEventsTable
+  'app.idempotent_requests': IdempotentRequestsTable
 }

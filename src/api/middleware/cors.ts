@@ -5,14 +5,18 @@ export interface CorsOptions {
   origins: readonly string[]
   /** How long a browser may cache a preflight answer. */
   maxAgeSeconds?: number
+  /** Also allow the write path's methods and headers (the gateway). */
+  writes?: boolean
 }
 
-const allowMethods = 'GET, HEAD, OPTIONS'
-const allowHeaders = 'Content-Type, Authorization, X-API-Key, X-Request-Id, X-Haithe-Address, X-Haithe-Timestamp, X-Haithe-Signature'
+const readMethods = 'GET, HEAD, OPTIONS'
+const writeMethods = 'GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE'
+const readHeaders = 'Content-Type, Authorization, X-API-Key, X-Request-Id, X-Haithe-Address, X-Haithe-Timestamp, X-Haithe-Signature'
+const writeHeaders = `${readHeaders}, Idempotency-Key, Haithe-Organization, Haithe-Project, OpenAI-Organization, OpenAI-Project, Haithe-Conversation`
 const exposeHeaders = 'X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After'
 
 /**
- * CORS for a read-only API. With `*` every origin may read (no credentials: callers identify
+ * CORS for the read API (and, with `writes`, the gateway). With `*` every origin may read (no credentials: callers identify
  * with headers, not cookies); otherwise a listed Origin is echoed, with `Vary: Origin`. A
  * preflight is answered 204 here, before rate limiting and routing.
  */
@@ -20,6 +24,8 @@ export function createCors(options: CorsOptions): Middleware {
   const anyOrigin = options.origins.includes('*')
   const listed = new Set(options.origins.map(normalize))
   const maxAge = String(options.maxAgeSeconds ?? 600)
+  const allowMethods = options.writes ? writeMethods : readMethods
+  const allowHeaders = options.writes ? writeHeaders : readHeaders
   return async (ctx, next) => {
     const origin = ctx.get('Origin')
     if (!anyOrigin) ctx.vary('Origin')

@@ -18,7 +18,7 @@ export function errorBody(code: string, message: string): ErrorBody {
  * code, message and headers (e.g. `Retry-After`).
  */
 export class ApiError extends Error {
-  override readonly name = 'ApiError'
+  override readonly name: string = 'ApiError'
   constructor(
     readonly status: number,
     readonly code: string,

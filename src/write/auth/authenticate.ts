@@ -1,0 +1,53 @@
+import type { Context } from 'koa'
+import type { Caller, CallerIdentifier } from '../../api/middleware/index.js'
+import type { WriteContext } from '../context.js'
+import { WriteError } from '../http/errors.js'
+import { verifyApiKey } from './api-keys.js'
+import { InvalidTokenError } from './jwt.js'
+import type { Principal } from './principal.js'
+import { verifySessionToken } from './sessions.js'
+
+/** `sk-` keys (v1's wallet keys and scoped keys); anything else presented as a bearer token is a session JWT. */
+export function isApiKey(token: string): boolean {
+  return token.startsWith('sk-')
+}
+
+/** The credential a request presents: `Authorization: Bearer <JWT or sk- key>`, or `X-API-Key: <sk- key>`. */
+export function presentedCredential(c: Pick<Context, 'get'>): string | undefined {
+  const authorization = c.get('authorization')
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
+    if (!match) throw new WriteError(401, 'Authorization must be "Bearer <token or API key>"')
+    return match[1]!
+  }
+  return c.get('x-api-key').trim() || undefined
+}
+
+/** Verifies a presented credential; a wrong one is a 401 WriteError saying why. */
+export async function authenticate(w: WriteContext, credential: string): Promise<Principal> {
+  if (isApiKey(credential)) return verifyApiKey(w, credential)
+  try {
+    return { kind: 'session', ...(await verifySessionToken(w, credential)) }
+  } catch (err) {
+    if (err instanceof InvalidTokenError) throw new WriteError(401, err.message, 'invalid_token')
+    throw err
+  }
+}
+
+/**
+ * The rate limiter's view of the caller, which also authenticates: sets `ctx.state.principal`
+ * when credentials are presented and valid. Budgets: per wallet for sessions and wallet keys,
+ * per key for scoped keys, per IP for anonymous callers (and for wrong credentials, which the
+ * limiter charges to the IP before answering 401).
+ */
+export function createGatewayIdentifier(w: WriteContext): CallerIdentifier {
+  return {
+    async identify(c): Promise<Caller> {
+      const credential = presentedCredential(c)
+      if (!credential) return { kind: 'anonymous', id: c.ip }
+      const principal = await authenticate(w, credential)
+      ;(c as Context).state.principal = principal
+      return principal.kind === 'scopedKey' ? { kind: 'apiKey', id: `key:${principal.keyId}` } : { kind: 'wallet', id: principal.address }
+    },
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The write path's HTTP server (`haithe gateway`): v1's `/api` routes in its envelope, with the
+ * read API's middleware (request id, access log, metrics, CORS, timeout, rate limits) and
+ * authentication by session JWT or API key. Health, readiness and metrics as everywhere.
+ */
+import { createServer, type Server } from 'node:http'
+import Router from '@koa/router'
+import Koa from 'koa'
+import { evaluateReadiness, type ReadinessCheck } from '../api/health.js'
+import { createAccessLog, createCors, createHttpMetrics, createRateLimit, createRequestId, createRequestTimeout, type RateLimitMiddleware } from '../api/middleware/index.js'
+import { createGatewayIdentifier } from './auth/authenticate.js'
+import type { WriteContext } from './context.js'
+import { createEnvelopeErrorBoundary, failureBody } from './http/envelope.js'
+import { mountRoutes, type WriteRoute } from './http/route.js'
+
+export interface GatewayServer {
+  app: Koa
+  addReadinessCheck(check: ReadinessCheck): void
+  listen(host: string, port: number): Promise<{ port: number }>
+  close(): Promise<void>
+}
+
+export interface GatewayServerOptions {
+  routes: readonly WriteRoute[]
+  /** Trust X-Forwarded-For (behind a load balancer). */
+  proxy?: boolean
+  /** Prefix of the rate limiter's keys (tests isolate themselves with it). */
+  rateLimitPrefix?: string
+}
+
+export class GatewayPortInUseError extends Error {
+  override name = 'GatewayPortInUseError'
+}
+
+export function createGatewayServer(w: WriteContext, options: GatewayServerOptions): GatewayServer {
+  const { logger, config } = w
+  const checks: ReadinessCheck[] = []
+  const app = new Koa({ proxy: options.proxy ?? false })
+  const router = new Router()
+  router.get('/health', (c) => {
+    c.body = { status: 'ok' }
+  })
+  router.get('/health/ready', async (c) => {
+    const report = await evaluateReadiness(checks)
+    c.status = report.ready ? 200 : 503
+    c.body = report
+  })
+  router.get('/metrics', async (c) => {
+    c.type = w.metrics.contentType
+    c.body = await w.metrics.metrics()
+  })
+
+  const rateLimit: RateLimitMiddleware = createRateLimit({
+    ...config.api.rateLimit,
+    identifier: createGatewayIdentifier(w),
+    redisUrl: config.redisUrl,
+    keyPrefix: options.rateLimitPrefix ?? 'haithe:gw:rl',
+    logger,
+  })
+  app.use(createRequestId({ logger }))
+  app.use(createAccessLog({ logger }))
+  app.use(createHttpMetrics({ registry: w.metrics }))
+  app.use(createCors({ origins: config.api.corsOrigins, writes: true }))
+  app.use(createEnvelopeErrorBoundary({ logger }))
+  app.use(createRequestTimeout({ timeoutMs: config.gateway.requestTimeoutMs, logger, renderError: (code, message) => failureBody(code, message) }))
+  app.use(rateLimit)
+  mountRoutes(router, options.routes, w)
+  app.use(router.routes()).use(router.allowedMethods())
+
+  let server: Server | undefined
+  return {
+    app,
+    addReadinessCheck: (check) => void checks.push(check),
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        server = createServer(app.callback())
+        server.once('error', (err: NodeJS.ErrnoException) =>
+          reject(err.code === 'EADDRINUSE' ? new GatewayPortInUseError(`gateway: port ${port} on ${host} is in use (set GATEWAY_PORT to another port)`) : err),
+        )
+        server.listen(port, host, () => {
+          const address = server!.address()
+          resolve({ port: typeof address === 'object' && address ? address.port : port })
+        })
+      }),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        if (!server) return resolve()
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      await rateLimit.close()
+    },
+  }
+}

@@ -1,0 +1,3 @@
+export { createOutbox, type OutboxOptions } from './create-outbox.js'
+export type { Outbox, OutboxEntry, OutboxRequest } from './outbox.js'
+export { transactionRoutes } from './routes.js'
