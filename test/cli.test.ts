@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createPublicClient, http } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startAnvil, type Anvil } from '../src/chain/index.js'
 import { freePort, haitheEnv, runHaithe, signalGroup, startHaithe, stopAllHaithe, type HaitheProcess, type LogLine } from './support/cli.js'
@@ -120,7 +121,7 @@ describe('haithe dev, from nothing', () => {
   it('answers GET /health with 200 within 60 s, with no database server and no configuration', async () => {
     port = await freePort()
     const startedAt = Date.now()
-    dev = startHaithe(['dev'], haitheEnv({ HAITHE_DATA_DIR: dataDir, LOG_FORMAT: 'json', PORT: String(port), GRPC_PORT: '0' }))
+    dev = startHaithe(['dev'], haitheEnv({ HAITHE_DATA_DIR: dataDir, LOG_FORMAT: 'json', PORT: String(port), GRPC_PORT: '0', GATEWAY_PORT: '0' }))
     const response = await waitForStatus(`http://127.0.0.1:${port}/health`, 200, 60_000, dev)
     expect(await response.json()).toEqual({ status: 'ok' })
     // anvil, the contracts and the simulator are up within the same 60 s.
@@ -150,6 +151,25 @@ describe('haithe dev, from nothing', () => {
     expect(report.checks.chain?.ready).toBe(true)
     expect(report.checks.chain?.detail).toMatch(/^head \d+$/)
   }, 60_000)
+
+  it('runs the gateway: v1 /api answers, and a wallet signs in with personal_sign', async () => {
+    const line = dev.logs().find((l) => l.msg?.startsWith('gateway listening on ') === true)
+    const gatewayPort = Number(/localhost:(\d+)/.exec(String(line?.msg))?.[1])
+    expect(gatewayPort).toBeGreaterThan(0)
+    const gateway = `http://127.0.0.1:${gatewayPort}/api/v1`
+    const models = (await (await fetch(`${gateway}/models`)).json()) as { success: boolean; data: { name: string }[] | { models: { name: string }[] } }
+    expect(models.success).toBe(true)
+    expect(JSON.stringify(models.data)).toContain('gemini-2.0-flash')
+
+    const wallet = privateKeyToAccount(generatePrivateKey())
+    const nonce = (await (await fetch(`${gateway}/auth/nonce?address=${wallet.address}`)).json()) as { data: { nonce: string } }
+    const signature = await wallet.signMessage({ message: nonce.data.nonce })
+    const login = await fetch(`${gateway}/auth/login?address=${wallet.address}&signature=${signature}`, { method: 'POST' })
+    expect(login.status).toBe(200)
+    const { data } = (await login.json()) as { data: { token: string } }
+    const me = (await (await fetch(`${gateway}/me`, { headers: { authorization: `Bearer ${data.token}` } })).json()) as { data: { address: string } }
+    expect(me.data.address).toBe(wallet.address.toLowerCase())
+  })
 
   it('serves Prometheus metrics', async () => {
     const response = await fetch(`http://127.0.0.1:${port}/metrics`)
@@ -183,7 +203,7 @@ describe('haithe dev, from nothing', () => {
 
   it('started again on the same data directory, resumes the persisted chain (no redeploy) and the market goes on', async () => {
     port = await freePort()
-    const again = startHaithe(['dev'], haitheEnv({ HAITHE_DATA_DIR: dataDir, LOG_FORMAT: 'json', PORT: String(port), GRPC_PORT: '0' }))
+    const again = startHaithe(['dev'], haitheEnv({ HAITHE_DATA_DIR: dataDir, LOG_FORMAT: 'json', PORT: String(port), GRPC_PORT: '0', GATEWAY_PORT: '0' }))
     const resumed = await again.waitForLog((line) => line.msg === 'devnet: resumed the persisted chain', { timeoutMs: 60_000, what: 'the resumed chain' })
     expect(String(resumed.orchestrator).toLowerCase()).toBe(orchestrator.toLowerCase())
     // Every block the market made before the stop is still there.

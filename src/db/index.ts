@@ -17,3 +17,4 @@ export {
 export { PGliteDialect } from './pglite-dialect.js'
 export type * from './types.js'
 export type { ListenHandlers, Listener } from './listen.js'
+export { acquireLeadership, databaseKindOf, holdsLeaderLock, type AdvisoryLockKey, type Leadership } from './advisory-lock.js'

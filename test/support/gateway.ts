@@ -62,6 +62,12 @@ export interface TestGateway {
   call<T = unknown>(method: string, path: string, options?: CallOptions): Promise<GatewayAnswer<T>>
   /** Signs `wallet` in through GET /auth/nonce and POST /auth/login (personal_sign); returns the session token. */
   signIn(wallet: ChainWalletClient): Promise<string>
+  /**
+   * Registers `wallet` as a creator the way clients do (POST /api/v1/creator: the gateway's outbox
+   * sends registerAsCreator) and waits until the index knows it. Tests must not send from the
+   * gateway's key themselves: its outbox owns that account's nonces.
+   */
+  registerCreator(wallet: ChainWalletClient): Promise<void>
   /** Sends tUSDT from the deployer to `to` and waits for it. */
   fund(to: `0x${string}`, amount: bigint): Promise<void>
   close(): Promise<void>
@@ -120,16 +126,30 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     return { status: response.status, headers: response.headers, body: parsed as Envelope<T>, text }
   }
 
+  const signIn = async (wallet: ChainWalletClient): Promise<string> => {
+    const address = wallet.account.address
+    const nonce = await call<{ nonce: string }>('GET', '/api/v1/auth/nonce', { query: { address } })
+    if (nonce.status !== 200) throw new Error(`GET /auth/nonce: ${nonce.status} ${nonce.text}`)
+    const signature = await wallet.signMessage({ message: nonce.body.data.nonce })
+    const login = await call<{ token: string }>('POST', '/api/v1/auth/login', { query: { address, signature } })
+    if (login.status !== 200) throw new Error(`POST /auth/login: ${login.status} ${login.text}`)
+    return login.body.data.token
+  }
+
   return {
     url, dev, chain, database, indexer, context, w, server, call,
-    async signIn(wallet) {
-      const address = wallet.account.address
-      const nonce = await call<{ nonce: string }>('GET', '/api/v1/auth/nonce', { query: { address } })
-      if (nonce.status !== 200) throw new Error(`GET /auth/nonce: ${nonce.status} ${nonce.text}`)
-      const signature = await wallet.signMessage({ message: nonce.body.data.nonce })
-      const login = await call<{ token: string }>('POST', '/api/v1/auth/login', { query: { address, signature } })
-      if (login.status !== 200) throw new Error(`POST /auth/login: ${login.status} ${login.text}`)
-      return login.body.data.token
+    signIn,
+    async registerCreator(wallet) {
+      const token = await signIn(wallet)
+      const answer = await call('POST', '/api/v1/creator', { token, body: { uri: `ipfs://creator/${wallet.account.address}`, pub_key: 'pub' } })
+      if (answer.status >= 300) throw new Error(`POST /api/v1/creator: ${answer.status} ${answer.text}`)
+      const deadline = Date.now() + 60_000
+      for (;;) {
+        const me = await call<{ registered: boolean }>('GET', '/api/v1/me', { token })
+        if (me.body.data.registered) return
+        if (Date.now() > deadline) throw new Error(`${wallet.account.address} is not registered in the index 60 s after POST /api/v1/creator`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
     },
     async fund(to, amount) {
       await waitForSuccess(dev.publicClient, await dev.server.writeContract({ address: dev.deployment.tusdt, abi: testUSDTAbi, functionName: 'transfer', args: [to, amount] }))

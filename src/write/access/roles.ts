@@ -9,7 +9,9 @@
 import type { Address } from 'viem'
 import type { OrgMemberRole, ProjectRole } from '../../db/index.js'
 import type { WriteContext } from '../context.js'
+import type { Principal } from '../auth/principal.js'
 import { WriteError } from '../http/errors.js'
+import { walletOf } from '../http/route.js'
 
 export type OrgRole = 'owner' | OrgMemberRole
 
@@ -25,6 +27,11 @@ export interface ProjectRef {
   uid: string
   organization: Address
   name: string
+}
+
+/** The calling wallet, lowercased as the index and the app tables store addresses (401 without one). */
+export function walletAddress(principal: Principal | undefined): Address {
+  return walletOf(principal).toLowerCase() as Address
 }
 
 export async function findOrganization(w: Pick<WriteContext, 'db' | 'chain'>, id: number): Promise<OrganizationRef | undefined> {
@@ -62,7 +69,7 @@ export async function orgRoleOf(w: Pick<WriteContext, 'db' | 'chain'>, org: Orga
 /**
  * The organization `id` and the caller's role in it, if that role is one of `allowed`. An
  * unknown id is 404; a known one the caller has no allowed role in is 403 (a caller with no
- * role at all learns no more than that it exists).
+ * role at all learns no more than that it exists); an archived one is 410 to its members.
  */
 export async function requireOrgRole(
   w: Pick<WriteContext, 'db' | 'chain'>, id: number, wallet: Address, allowed: readonly OrgRole[],
@@ -70,10 +77,30 @@ export async function requireOrgRole(
   const org = await findOrganization(w, id)
   if (!org) throw new WriteError(404, `organization ${id} does not exist (or is not indexed yet)`)
   const role = await orgRoleOf(w, org, wallet)
-  if (!role || !allowed.includes(role)) {
-    throw new WriteError(403, role ? `this needs the organization role ${allowed.join(' or ')}; you are ${role}` : `you are not a member of organization ${id}`)
-  }
+  if (!role) throw new WriteError(403, `you are not a member of organization ${id}`)
+  await refuseArchived(w, org)
+  if (!allowed.includes(role)) throw new WriteError(403, `this needs the organization role ${allowed.join(' or ')}; you are ${role}`)
   return { org, role }
+}
+
+/** When the organization's owner archived it (DELETE /orgs/:id, application state), else null. */
+export async function archivedAtOf(w: Pick<WriteContext, 'db' | 'chain'>, org: Pick<OrganizationRef, 'address'>): Promise<Date | null> {
+  const row = await w.db
+    .selectFrom('app.organization_settings')
+    .select('archived_at')
+    .where('chain_id', '=', w.chain.chainId)
+    .where('organization', '=', org.address)
+    .executeTakeFirst()
+  return row?.archived_at ?? null
+}
+
+/**
+ * An archived organization answers 410 to those who have a role in it (and so knew it); callers
+ * without a role get the usual 403 first, so archiving reveals nothing to outsiders.
+ */
+async function refuseArchived(w: Pick<WriteContext, 'db' | 'chain'>, org: OrganizationRef): Promise<void> {
+  const archivedAt = await archivedAtOf(w, org)
+  if (archivedAt) throw new WriteError(410, `organization ${org.id} was archived on ${archivedAt.toISOString()}`, 'archived')
 }
 
 export async function findProject(w: Pick<WriteContext, 'db' | 'chain'>, id: string | number): Promise<ProjectRef | undefined> {
@@ -111,7 +138,8 @@ export async function projectAccessOf(w: Pick<WriteContext, 'db' | 'chain'>, pro
 
 /**
  * The project `id` and the caller's access, if it satisfies `allowed`: organization roles and
- * (effective) project roles, either of which suffices. Unknown (or deleted) id 404, else 403.
+ * (effective) project roles, either of which suffices. Unknown (or deleted) id 404, else 403;
+ * a project of an archived organization is 410 to those with a role in it.
  */
 export async function requireProjectAccess(
   w: Pick<WriteContext, 'db' | 'chain'>, id: string | number, wallet: Address, allowed: { org?: readonly OrgRole[]; project?: readonly ProjectRole[] },
@@ -121,8 +149,9 @@ export async function requireProjectAccess(
   const access = await projectAccessOf(w, project, wallet)
   const byOrg = access.orgRole !== null && (allowed.org ?? []).includes(access.orgRole)
   const byProject = access.projectRole !== null && (allowed.project ?? []).includes(access.projectRole)
+  if (access.orgRole === null && access.projectRole === null) throw new WriteError(403, `you are not a member of project ${id}`)
+  await refuseArchived(w, access.org)
   if (!byOrg && !byProject) {
-    if (access.orgRole === null && access.projectRole === null) throw new WriteError(403, `you are not a member of project ${id}`)
     const needs = [...(allowed.org ?? []).map((r) => `organization ${r}`), ...(allowed.project ?? []).map((r) => `project ${r}`)].join(' or ')
     throw new WriteError(403, `this needs the role ${needs}`)
   }

@@ -34,6 +34,8 @@ export async function authenticate(w: WriteContext, credential: string): Promise
   }
 }
 
+const SIGN_IN_PATHS: ReadonlySet<string> = new Set(['/api/v1/auth/nonce', '/api/v1/auth/login'])
+
 /**
  * The rate limiter's view of the caller, which also authenticates: sets `ctx.state.principal`
  * when credentials are presented and valid. Budgets: per wallet for sessions and wallet keys,
@@ -43,9 +45,17 @@ export async function authenticate(w: WriteContext, credential: string): Promise
 export function createGatewayIdentifier(w: WriteContext): CallerIdentifier {
   return {
     async identify(c): Promise<Caller> {
-      const credential = presentedCredential(c)
-      if (!credential) return { kind: 'anonymous', id: c.ip }
-      const principal = await authenticate(w, credential)
+      let principal: Principal
+      try {
+        const credential = presentedCredential(c)
+        if (!credential) return { kind: 'anonymous', id: c.ip }
+        principal = await authenticate(w, credential)
+      } catch (err) {
+        // A client that still sends its expired token must be able to sign in again (v1 ignored
+        // credentials there too): on the sign-in routes a refused credential is no credential.
+        if (err instanceof WriteError && err.status === 401 && SIGN_IN_PATHS.has((c as Context).path)) return { kind: 'anonymous', id: c.ip }
+        throw err
+      }
       ;(c as Context).state.principal = principal
       return principal.kind === 'scopedKey' ? { kind: 'apiKey', id: `key:${principal.keyId}` } : { kind: 'wallet', id: principal.address }
     },
