@@ -7,6 +7,7 @@
 import { parseEther, type Address, type Hash } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { haitheOrchestratorAbi, haitheOrganizationAbi, type ChainWalletClient } from '../src/chain/index.js'
+import { writeRoutes } from '../src/write/index.js'
 import { decodeLogs, waitForSuccess } from './support/devchain.js'
 import { startTestGateway, type TestGateway } from './support/gateway.js'
 
@@ -146,5 +147,21 @@ describe('the original client flows', () => {
     expect(me.body.data.address).toBe(owner.account.address.toLowerCase())
     const orgs = await gw.call<OrgView[]>('GET', '/api/v1/me/orgs', { token: issued.body.data.api_key })
     expect(orgs.body.data.map((o) => o.id)).toContain(org.id)
+  })
+
+  it('documents every route, its parameters and who may call it in /api/openapi.json', async () => {
+    const answer = await fetch(`${gw.url}/api/openapi.json`)
+    expect(answer.status).toBe(200)
+    const document = (await answer.json()) as { openapi: string; paths: Record<string, Record<string, { security?: unknown[]; parameters: { name: string; in: string }[] }>> }
+    expect(document.openapi).toBe('3.1.0')
+    for (const route of writeRoutes) {
+      const operation = document.paths[`/api${route.path.replace(/:(\w+)/g, '{$1}')}`]?.[route.method.toLowerCase()]
+      expect(operation, `${route.method} ${route.path}`).toBeDefined()
+      expect(operation!.security !== undefined, `${route.method} ${route.path} security`).toBe(route.access !== 'public')
+    }
+    const login = document.paths['/api/v1/auth/login']!.post!
+    expect(login.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(expect.arrayContaining(['query:address', 'query:signature']))
+    const member = document.paths['/api/v1/orgs/{id}/members']!.post!
+    expect(member.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(expect.arrayContaining(['path:id', 'query:wallet_address', 'query:role']))
   })
 })

@@ -1,3 +1,6 @@
+import type Router from '@koa/router'
+import type { Registry } from '../obs/index.js'
+
 /**
  * Liveness and readiness. `/health` answers 200 as long as the process serves HTTP;
  * `/health/ready` answers 200 only when every registered check passes (503 otherwise, with
@@ -35,4 +38,20 @@ export async function evaluateReadiness(checks: readonly ReadinessCheck[], timeo
   )
   const report = Object.fromEntries(entries)
   return { ready: entries.length > 0 && entries.every(([, e]) => e.ready), checks: report }
+}
+
+/** GET /health (liveness), /health/ready (every check) and /metrics (Prometheus), as every server of ours answers them. */
+export function addOperationsRoutes(router: Router, checks: readonly ReadinessCheck[], metrics: Registry): void {
+  router.get('/health', (c) => {
+    c.body = { status: 'ok' }
+  })
+  router.get('/health/ready', async (c) => {
+    const report = await evaluateReadiness(checks)
+    c.status = report.ready ? 200 : 503
+    c.body = report
+  })
+  router.get('/metrics', async (c) => {
+    c.type = metrics.contentType
+    c.body = await metrics.metrics()
+  })
 }

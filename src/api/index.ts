@@ -1,2 +1,3 @@
 export { createApiServer, PortInUseError, type ApiServer } from './server.js'
-export { evaluateReadiness, type ReadinessCheck, type ReadinessReport } from './health.js'
+export { addOperationsRoutes, evaluateReadiness, type ReadinessCheck, type ReadinessReport } from './health.js'
+export { operationId, toSchema, type JsonSchema } from './openapi.js'

@@ -6,12 +6,12 @@
 import { z } from 'zod'
 import type { RouteSpec } from './routes.js'
 
-type JsonSchema = Record<string, unknown>
+export type JsonSchema = Record<string, unknown>
 
 const COMPONENTS = '#/components/schemas/'
 
 /** JSON Schema of `schema`, its named parts ($defs) moved to components.schemas. */
-function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Record<string, JsonSchema>): JsonSchema {
+export function toSchema(schema: z.ZodType, io: 'input' | 'output', components: Record<string, JsonSchema>): JsonSchema {
   const json = z.toJSONSchema(schema, {
     io,
     unrepresentable: 'any',
@@ -78,7 +78,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], info: { versi
 }
 
 /** `/v1/organizations/:address/spend` → `getOrganizationsAddressSpend`: stable and unique per path. */
-function operationId(path: string): string {
-  const words = path.replace(/^\/v1\//, '').split(/[/_-]/).filter(Boolean).map((w) => w.replace(/^:/, ''))
-  return `get${words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}`
+export function operationId(path: string, method = 'get'): string {
+  const words = path.replace(/^\/v1(beta)?\//, '').split(/[/_-]/).filter(Boolean).map((w) => w.replace(/^:/, ''))
+  return `${method.toLowerCase()}${words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}`
 }

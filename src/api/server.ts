@@ -12,7 +12,7 @@ import type { HaitheConfig } from '../config/index.js'
 import type { Context } from '../context.js'
 import { parseParams, type EventFeed, type Reads } from '../read/index.js'
 import { renderDocsPage } from './docs-page.js'
-import { evaluateReadiness, type ReadinessCheck } from './health.js'
+import { addOperationsRoutes, type ReadinessCheck } from './health.js'
 import { attachLiveSocket, type LiveSocket } from './live-socket.js'
 import {
   createAccessLog, createCallerIdentifier, createCors, createErrorBoundary, createHttpMetrics, createRateLimit, createRequestId, createRequestTimeout,
@@ -63,18 +63,7 @@ export function createApiServer(ctx: Pick<Context, 'logger' | 'metrics'>, option
   const app = new Koa({ proxy: options.proxy ?? false })
   const router = new Router()
 
-  router.get('/health', (c) => {
-    c.body = { status: 'ok' }
-  })
-  router.get('/health/ready', async (c) => {
-    const report = await evaluateReadiness(checks)
-    c.status = report.ready ? 200 : 503
-    c.body = report
-  })
-  router.get('/metrics', async (c) => {
-    c.type = ctx.metrics.contentType
-    c.body = await ctx.metrics.metrics()
-  })
+  addOperationsRoutes(router, checks, ctx.metrics)
 
   let rateLimit: RateLimitMiddleware | undefined
   app.use(createRequestId({ logger }))

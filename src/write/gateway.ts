@@ -6,11 +6,12 @@
 import { createServer, type Server } from 'node:http'
 import Router from '@koa/router'
 import Koa from 'koa'
-import { evaluateReadiness, type ReadinessCheck } from '../api/health.js'
+import { addOperationsRoutes, type ReadinessCheck } from '../api/index.js'
 import { createAccessLog, createCors, createHttpMetrics, createRateLimit, createRequestId, createRequestTimeout, type RateLimitMiddleware } from '../api/middleware/index.js'
 import { createGatewayIdentifier } from './auth/authenticate.js'
 import type { WriteContext } from './context.js'
 import { createEnvelopeErrorBoundary, failureBody } from './http/envelope.js'
+import { buildGatewayOpenApiDocument } from './http/openapi.js'
 import { mountRoutes, type WriteRoute } from './http/route.js'
 
 export interface GatewayServer {
@@ -28,6 +29,8 @@ export interface GatewayServerOptions {
   rateLimitPrefix?: string
 }
 
+const GATEWAY_API_VERSION = '1.0.0'
+
 export class GatewayPortInUseError extends Error {
   override name = 'GatewayPortInUseError'
 }
@@ -37,18 +40,7 @@ export function createGatewayServer(w: WriteContext, options: GatewayServerOptio
   const checks: ReadinessCheck[] = []
   const app = new Koa({ proxy: options.proxy ?? false })
   const router = new Router()
-  router.get('/health', (c) => {
-    c.body = { status: 'ok' }
-  })
-  router.get('/health/ready', async (c) => {
-    const report = await evaluateReadiness(checks)
-    c.status = report.ready ? 200 : 503
-    c.body = report
-  })
-  router.get('/metrics', async (c) => {
-    c.type = w.metrics.contentType
-    c.body = await w.metrics.metrics()
-  })
+  addOperationsRoutes(router, checks, w.metrics)
 
   const rateLimit: RateLimitMiddleware = createRateLimit({
     ...config.api.rateLimit,
@@ -65,6 +57,11 @@ export function createGatewayServer(w: WriteContext, options: GatewayServerOptio
   app.use(createRequestTimeout({ timeoutMs: config.gateway.requestTimeoutMs, logger, renderError: (code, message) => failureBody(code, message) }))
   app.use(rateLimit)
   mountRoutes(router, options.routes, w)
+  const openApiJson = JSON.stringify(buildGatewayOpenApiDocument(options.routes, { version: GATEWAY_API_VERSION }))
+  router.get('/api/openapi.json', (c) => {
+    c.type = 'application/json'
+    c.body = openApiJson
+  })
   app.use(router.routes()).use(router.allowedMethods())
 
   let server: Server | undefined

@@ -12,7 +12,7 @@ import { WriteError } from '../http/errors.js'
 import { address } from '../http/inputs.js'
 import { route, walletOf } from '../http/route.js'
 import type { OutboxEntry } from '../signer/outbox.js'
-import { pollUntil, readChain } from './chain-reads.js'
+import { pollUntil, readChain } from '../chain-reads.js'
 import { findCreator, listCreators, listProducts, page } from './queries.js'
 import { transactionView, type CreatorView } from './views.js'
 

@@ -11,7 +11,7 @@ import type { WriteContext } from '../context.js'
 import { WriteError } from '../http/errors.js'
 import { route, walletOf } from '../http/route.js'
 import type { OutboxEntry } from '../signer/outbox.js'
-import { pollUntil } from './chain-reads.js'
+import { pollUntil } from '../chain-reads.js'
 import { transactionView } from './views.js'
 
 const INTERVAL_MS = 60 * 60 * 1000

@@ -12,7 +12,7 @@ import type { WriteContext } from '../context.js'
 import { WriteError } from '../http/errors.js'
 import { address, id } from '../http/inputs.js'
 import { route, walletOf } from '../http/route.js'
-import { indexedBlock, pollUntil, readChain } from './chain-reads.js'
+import { indexedBlock, pollUntil, readChain } from '../chain-reads.js'
 import { findProduct, listProducts, page } from './queries.js'
 import type { ProductView } from './views.js'
 

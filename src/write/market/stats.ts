@@ -4,7 +4,7 @@
  */
 import { z } from 'zod'
 import { route } from '../http/route.js'
-import { indexedBlock } from './chain-reads.js'
+import { indexedBlock } from '../chain-reads.js'
 
 export const statsRoutes = [
   route({

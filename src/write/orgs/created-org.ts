@@ -6,6 +6,7 @@
 import { parseEventLogs, TransactionNotFoundError, TransactionReceiptNotFoundError, type Address, type Hash, type TransactionReceipt } from 'viem'
 import { haitheOrchestratorAbi } from '../../chain/index.js'
 import type { WriteContext } from '../context.js'
+import { indexedBlock, pollUntil } from '../chain-reads.js'
 import { badRequest, forbidden, notFound, WriteError } from '../http/errors.js'
 import { organizationByAddress, organizationByName, newestOwnedOrganization } from './queries.js'
 import type { OrganizationRow } from './views.js'
@@ -14,27 +15,6 @@ export type CreatedOrganization =
   | { kind: 'indexed'; row: OrganizationRow }
   /** Mined (or still in the mempool: block_number null) but not indexed yet. */
   | { kind: 'pending'; tx_hash: Hash | null; block_number: number | null }
-
-const POLL_MS = 100
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Calls `probe` until it answers or `deadline` (epoch ms) passes; at least once. */
-async function pollUntil<T>(deadline: number, probe: () => Promise<T | undefined>): Promise<T | undefined> {
-  for (;;) {
-    const answer = await probe()
-    if (answer !== undefined) return answer
-    const left = deadline - Date.now()
-    if (left <= 0) return undefined
-    await sleep(Math.min(POLL_MS, left))
-  }
-}
-
-/** The last block the index has applied, or -1 before its first. */
-async function indexedBlock(w: Pick<WriteContext, 'db' | 'chain'>): Promise<bigint> {
-  const row = await w.db.selectFrom('chain.checkpoints').select('block_number').where('chain_id', '=', w.chain.chainId).executeTakeFirst()
-  return row ? BigInt(row.block_number) : -1n
-}
 
 async function chainHead(w: Pick<WriteContext, 'publicClient'>): Promise<bigint> {
   try {
@@ -46,7 +26,7 @@ async function chainHead(w: Pick<WriteContext, 'publicClient'>): Promise<bigint>
 
 /** The receipt of `hash`, waiting for it until `deadline`; undefined if still unmined then. */
 async function receiptOf(w: Pick<WriteContext, 'publicClient'>, hash: Hash, deadline: number): Promise<TransactionReceipt | undefined> {
-  return pollUntil(deadline, async () => {
+  return pollUntil(async () => {
     try {
       return await w.publicClient.getTransactionReceipt({ hash })
     } catch (err) {
@@ -59,7 +39,7 @@ async function receiptOf(w: Pick<WriteContext, 'publicClient'>, hash: Hash, dead
       throw new WriteError(503, 'the chain node did not answer; try again')
     }
     return undefined
-  })
+  }, deadline - Date.now())
 }
 
 async function byTransaction(w: WriteContext, caller: Address, hash: Hash, name: string | undefined, deadline: number): Promise<CreatedOrganization> {
@@ -85,7 +65,7 @@ async function byTransaction(w: WriteContext, caller: Address, hash: Hash, name:
     if (row?.owner === caller) return { kind: 'indexed', row }
     throw forbidden(`organization ${address} was created by ${event.args.owner.toLowerCase()}, not by you`)
   }
-  const row = await pollUntil(deadline, () => organizationByAddress(w, address))
+  const row = await pollUntil(() => organizationByAddress(w, address), deadline - Date.now())
   if (!row) return { kind: 'pending', tx_hash: hash, block_number: Number(receipt.blockNumber) }
   if (row.owner !== caller) throw forbidden(`organization ${address} is now owned by ${row.owner}, not by you`)
   return { kind: 'indexed', row }
@@ -99,11 +79,11 @@ async function untilIndexedToHead(
   w: WriteContext, deadline: number, find: () => Promise<OrganizationRow | undefined>,
 ): Promise<{ row: OrganizationRow | undefined; complete: boolean; head: bigint }> {
   const head = await chainHead(w)
-  const answer = await pollUntil(deadline, async () => {
+  const answer = await pollUntil(async () => {
     const row = await find()
     if (row) return { row, complete: true }
-    return (await indexedBlock(w)) >= head ? { row: undefined, complete: true } : undefined
-  })
+    return BigInt((await indexedBlock(w)) ?? -1) >= head ? { row: undefined, complete: true } : undefined
+  }, deadline - Date.now())
   return { row: answer?.row, complete: answer?.complete ?? false, head }
 }
 

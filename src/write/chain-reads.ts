@@ -4,8 +4,8 @@
  * where a transaction landed.
  */
 import { BaseError, ContractFunctionRevertedError } from 'viem'
-import type { WriteContext } from '../context.js'
-import { WriteError } from '../http/errors.js'
+import type { WriteContext } from './context.js'
+import { WriteError } from './http/errors.js'
 
 /** True when `err` is a contract revert (as opposed to the node failing to answer). */
 export function isRevert(err: unknown): boolean {
