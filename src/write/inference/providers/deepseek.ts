@@ -1,0 +1,3 @@
+import { defineProvider } from './adapter.js'
+
+export const deepseek = defineProvider('deepseek', 'DEEPSEEK_API_KEY')

@@ -1,0 +1,3 @@
+import { defineProvider } from './adapter.js'
+
+export const openai = defineProvider('openai', 'OPENAI_API_KEY')
