@@ -9,7 +9,7 @@ import { createChainPublicClient, toViemChain } from '../chain/index.js'
 import type { ChainConfig } from '../config/index.js'
 import type { Context } from '../context.js'
 import { migrateToLatest, type DatabaseHandle } from '../db/index.js'
-import { createGatewayServer, createOutbox, writeRoutes, type GatewayServer, type WriteContext } from '../write/index.js'
+import { createBilling, createGatewayServer, createOutbox, writeRoutes, type GatewayServer, type WriteContext } from '../write/index.js'
 import { UsageError } from './errors.js'
 import { openDatabase } from './migrate.js'
 
@@ -32,8 +32,9 @@ export function startGateway(ctx: Context, database: DatabaseHandle, chain: Chai
     db: database.db, chain, publicClient, account, logger: logger.child({ component: 'outbox' }), metrics: ctx.metrics,
     confirmations: ctx.config.gateway.confirmations, stuckAfterMs: ctx.config.gateway.stuckAfterMs,
   })
+  const billing = createBilling({ db: database.db, chain, logger: logger.child({ component: 'billing' }), metrics: ctx.metrics })
   const w: WriteContext = {
-    db: database.db, chain, publicClient, account, outbox, config: ctx.config, jwtSecret: secrets.jwtSecret,
+    db: database.db, chain, publicClient, account, outbox, billing, config: ctx.config, jwtSecret: secrets.jwtSecret,
     logger, metrics: ctx.metrics, now: () => new Date(),
   }
   const server = createGatewayServer(w, { routes: writeRoutes })

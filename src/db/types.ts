@@ -389,6 +389,51 @@ export interface IdempotentRequestsTable {
   created_at: CreatedAt
 }
 
+export type UsageLineStatus = 'reserved' | 'charged' | 'released'
+
+export interface UsageLedgerTable {
+  id: Generated<string>
+  request_id: string
+  chain_id: number
+  organization: string
+  project_id: string | bigint
+  api_key_id: string | bigint | null
+  wallet: string
+  model_id: number
+  model_amount: Numeric
+  amount: Numeric
+  status: UsageLineStatus
+  prompt_tokens: number | null
+  completion_tokens: number | null
+  total_tokens: number | null
+  batch_id: string | null
+  settled_tx: string | null
+  settled_at: Timestamp | null
+  created_at: CreatedAt
+  updated_at: CreatedAt
+}
+
+export interface UsageLineProductsTable {
+  ledger_id: string | bigint
+  product: string
+  amount: Numeric
+}
+
+export type SettlementBatchStatus = 'pending' | 'settled' | 'failed'
+
+export interface SettlementBatchesTable {
+  batch_id: string
+  chain_id: number
+  organization: string
+  total: Numeric
+  lines: number
+  outbox_id: string | bigint | null
+  status: SettlementBatchStatus
+  tx_hash: string | null
+  created_at: CreatedAt
+  settled_at: Timestamp | null
+}
+
 export interface Database {
   'chain.checkpoints': CheckpointsTable
   'chain.blocks': BlocksTable
@@ -427,4 +472,7 @@ export interface Database {
   'app.faucet_grants': FaucetGrantsTable
   'app.webhook_events': WebhookEventsTable
   'app.idempotent_requests': IdempotentRequestsTable
+  'app.usage_ledger': UsageLedgerTable
+  'app.usage_line_products': UsageLineProductsTable
+  'app.settlement_batches': SettlementBatchesTable
 }

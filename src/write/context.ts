@@ -8,6 +8,7 @@ import type { ChainPublicClient } from '../chain/index.js'
 import type { ChainConfig, HaitheConfig } from '../config/index.js'
 import type { Database } from '../db/index.js'
 import type { Logger, Registry } from '../obs/index.js'
+import type { Billing } from './billing/index.js'
 import type { Outbox } from './signer/outbox.js'
 
 export interface WriteContext {
@@ -18,6 +19,8 @@ export interface WriteContext {
   /** The server's account: signs transactions, `sk-` keys, and is the orchestrator's `server`. */
   account: PrivateKeyAccount
   outbox: Outbox
+  /** Reserves, charges and releases the price of inference calls. */
+  billing: Billing
   config: HaitheConfig
   /** HS256 secret of session tokens. */
   jwtSecret: string

@@ -13,6 +13,7 @@ import type { WriteContext } from './context.js'
 import { createEnvelopeErrorBoundary, failureBody } from './http/envelope.js'
 import { buildGatewayOpenApiDocument } from './http/openapi.js'
 import { mountRoutes, type WriteRoute } from './http/route.js'
+import { mountOpenAiRoutes } from './inference/openai-routes.js'
 
 export interface GatewayServer {
   app: Koa
@@ -57,6 +58,7 @@ export function createGatewayServer(w: WriteContext, options: GatewayServerOptio
   app.use(createRequestTimeout({ timeoutMs: config.gateway.requestTimeoutMs, logger, renderError: (code, message) => failureBody(code, message) }))
   app.use(rateLimit)
   mountRoutes(router, options.routes, w)
+  mountOpenAiRoutes(router, w)
   const openApiJson = JSON.stringify(buildGatewayOpenApiDocument(options.routes, { version: GATEWAY_API_VERSION }))
   router.get('/api/openapi.json', (c) => {
     c.type = 'application/json'

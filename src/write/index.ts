@@ -6,3 +6,4 @@ export { createOutbox, type Outbox, type OutboxEntry, type OutboxOptions, type O
 export { WriteError } from './http/errors.js'
 export type { WriteRoute, Access } from './http/route.js'
 export type { Principal } from './auth/principal.js'
+export { createBilling, InsufficientQuotaError, type Billing, type BillingOptions, type ChargeRequest, type Reservation, type Usage } from './billing/index.js'

@@ -7,6 +7,7 @@ import type { Context, Middleware } from 'koa'
 import { ApiError, clearEntityHeaders, routePattern } from '../../api/middleware/index.js'
 import type { Logger } from '../../obs/index.js'
 import { InvalidArgumentError } from '../../read/errors.js'
+import { OPENAI_PATH_PREFIX, openAiErrorBody } from './openai-errors.js'
 
 export interface SuccessBody<T = unknown> {
   success: true
@@ -24,12 +25,13 @@ export function failureBody(code: string, message: string): FailureBody {
   return { success: false, message, code }
 }
 
+/** Writes a failure: v1's envelope, or OpenAI's error shape under /api/v1beta/openai. */
 export function writeFailure(c: Context, status: number, code: string, message: string, headers: Readonly<Record<string, string>> = {}): void {
   clearEntityHeaders(c)
   c.status = status
   for (const [name, value] of Object.entries(headers)) c.set(name, value)
   c.type = 'application/json'
-  c.body = failureBody(code, message)
+  c.body = c.path.startsWith(OPENAI_PATH_PREFIX) ? openAiErrorBody(status, code, message) : failureBody(code, message)
 }
 
 interface Answer {
