@@ -206,6 +206,9 @@ const matrix: Record<string, Row> = {
   },
   'GET /v1/orgs/:id/balance': { allow: ORG_MANAGERS, scoped: true, request: org },
   'GET /v1/orgs/:id/expenditure': { allow: ORG_MANAGERS, scoped: true, request: org },
+  'GET /v1/orgs/:id/usage': { allow: ORG_MANAGERS, scoped: true, request: org },
+  'GET /v1/orgs/:id/reconciliation': { allow: ORG_MANAGERS, scoped: true, request: org },
+  'GET /v1/orgs/:id/settlements': { allow: ORG_MANAGERS, scoped: true, request: org },
 
   // ---- projects ----
   'GET /v1/me/projects': { allow: 'signed-in' },

@@ -9,7 +9,7 @@ import { createChainPublicClient, toViemChain } from '../chain/index.js'
 import type { ChainConfig } from '../config/index.js'
 import type { Context } from '../context.js'
 import { migrateToLatest, type DatabaseHandle } from '../db/index.js'
-import { createBilling, createGatewayServer, createOutbox, writeRoutes, type GatewayServer, type WriteContext } from '../write/index.js'
+import { createBilling, createGatewayServer, createSettler, createOutbox, writeRoutes, type GatewayServer, type WriteContext } from '../write/index.js'
 import { UsageError } from './errors.js'
 import { openDatabase } from './migrate.js'
 
@@ -42,6 +42,14 @@ export function startGateway(ctx: Context, database: DatabaseHandle, chain: Chai
   server.addReadinessCheck({ name: 'chain', check: async () => `head ${await publicClient.getBlockNumber()}` })
   const signing = outbox.run(ctx.shutdown.signal).catch((err: unknown) => logger.error({ err }, 'outbox signer stopped'))
   ctx.shutdown.add('outbox signer', () => signing)
+  if (ctx.config.gateway.settlementIntervalMs > 0) {
+    const settler = createSettler({
+      db: database.db, chain, outbox, logger: logger.child({ component: 'settlement' }), metrics: ctx.metrics,
+      intervalMs: ctx.config.gateway.settlementIntervalMs, maxLinesPerBatch: ctx.config.gateway.settlementMaxLinesPerBatch,
+    })
+    const settling = settler.run(ctx.shutdown.signal).catch((err: unknown) => logger.error({ err }, 'settler stopped'))
+    ctx.shutdown.add('settler', () => settling)
+  }
   return { w, server }
 }
 

@@ -16,6 +16,7 @@ export const envOverrides = {
   RATE_LIMIT_IDENTIFIED_PER_MINUTE: 'api.rateLimit.identifiedPerMinute',
   GATEWAY_PORT: 'gateway.port',
   GATEWAY_CONFIRMATIONS: 'gateway.confirmations',
+  SETTLEMENT_INTERVAL_MS: 'gateway.settlementIntervalMs',
   SIWE_DOMAINS: 'gateway.siweDomains',
   STRIPE_WEBHOOK_SECRET: 'webhooks.stripe.secret',
   WEBHOOK_SECRET: 'webhooks.generic.secret',

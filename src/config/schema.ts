@@ -83,6 +83,10 @@ export const configSchema = z.object({
     indexWaitMs: z.coerce.number().int().min(0),
     /** tUSDT base units the faucet sends (decimal string). */
     faucetAmount: z.string().regex(/^[0-9]+$/, 'must be a whole number of tUSDT base units'),
+    /** Between two settlement rounds (settleUsage batches of charged calls); 0 turns the settler off. */
+    settlementIntervalMs: z.coerce.number().int().min(0),
+    /** Charged ledger lines per settleUsage batch at most. */
+    settlementMaxLinesPerBatch: z.coerce.number().int().positive(),
     /** Domains a SIWE message may name besides the request's own Host (SIWE_DOMAINS, comma-separated). */
     siweDomains: z.array(z.string().min(1)),
   }),

@@ -86,7 +86,7 @@ export function gatewayTestConfig(overrides: Record<string, unknown> = {}): Hait
     overrides: {
       log: { level: process.env.TEST_LOG_LEVEL ?? 'silent', format: 'json' },
       api: { rateLimit: { anonymousPerMinute: 1_000_000, identifiedPerMinute: 1_000_000 } },
-      gateway: { host: '127.0.0.1', port: 0, confirmations: 1, stuckAfterMs: 5_000, indexWaitMs: 10_000 },
+      gateway: { host: '127.0.0.1', port: 0, confirmations: 1, stuckAfterMs: 5_000, indexWaitMs: 10_000, settlementIntervalMs: 0 },
       redisUrl: null,
       ...overrides,
     },

@@ -61,3 +61,11 @@ export interface Billing {
   /** The call failed (or produced nothing): nothing is charged. */
   release(reservation: Reservation): Promise<void>
 }
+
+/** reserve() was called twice with one request id: the second call is refused (a line per request). */
+export class DuplicateRequestError extends Error {
+  override readonly name = 'DuplicateRequestError'
+  constructor(readonly requestId: string) {
+    super(`request ${requestId} already has a usage line`)
+  }
+}

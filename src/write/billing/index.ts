@@ -1,2 +1,2 @@
-export { InsufficientQuotaError, type Billing, type ChargeRequest, type Reservation, type Usage } from './billing.js'
+export { DuplicateRequestError, InsufficientQuotaError, type Billing, type ChargeRequest, type Reservation, type Usage } from './billing.js'
 export { createBilling, type BillingOptions } from './create-billing.js'

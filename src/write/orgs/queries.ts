@@ -2,6 +2,7 @@
  * Reads and writes of organizations' application state: the on-chain organization (from the
  * index) with its display name and archiving, members, model enrolment, balance and spend.
  */
+import { sql } from 'kysely'
 import type { Address } from 'viem'
 import type { WriteContext } from '../context.js'
 import type { OrgRole } from '../access/roles.js'
@@ -217,10 +218,17 @@ export async function organizationFunds(w: Ctx, organization: string): Promise<{
 }
 
 /**
- * Charges the gateway has made but not yet settled on chain. The usage ledger that records them
- * does not exist yet (a later issue); when it does, this is its one query (sum of unsettled
- * charges of `organization`).
+ * Charges the gateway has made but not yet settled on chain: Σ amount of the organization's
+ * charged usage lines whose settlement the index has not seen (open reservations are not spent).
  */
-export async function unsettledCharges(_w: Ctx, _organization: string): Promise<bigint> {
-  return 0n
+export async function unsettledCharges(w: Ctx, organization: string): Promise<bigint> {
+  const row = await w.db
+    .selectFrom('app.usage_ledger')
+    .select(sql<string>`coalesce(sum(amount), 0)::text`.as('unsettled'))
+    .where('chain_id', '=', w.chain.chainId)
+    .where('organization', '=', organization.toLowerCase())
+    .where('status', '=', 'charged')
+    .where('settled_at', 'is', null)
+    .executeTakeFirstOrThrow()
+  return BigInt(row.unsettled)
 }

@@ -1,0 +1,5 @@
+export { createSettler, type Settler, type SettlerOptions, type SettlerRound } from './create-settler.js'
+export { createBatch, encodeSettleUsage, newBatchId, organizationsToSettle, type CreatedBatch, type SettleCall } from './batch.js'
+export { followBatch, pendingBatches, type BatchOutcome, type PendingBatch } from './mark-settled.js'
+export { reconcile, type Reconciliation } from './reconcile.js'
+export { settlementRoutes } from './routes.js'
