@@ -75,6 +75,8 @@ export const configSchema = z.object({
     port,
     /** A request still running after this long is answered 503. */
     requestTimeoutMs: z.coerce.number().int().positive(),
+    /** The same for inference calls (/api/v1beta/openai), which may stream for minutes. */
+    inferenceTimeoutMs: z.coerce.number().int().positive(),
     /** Blocks on top of a server transaction's block before the outbox calls it confirmed. */
     confirmations: z.coerce.number().int().min(0),
     /** A server transaction unmined this long is replaced with a higher fee. */

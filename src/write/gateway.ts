@@ -11,6 +11,7 @@ import { createAccessLog, createCors, createHttpMetrics, createRateLimit, create
 import { createGatewayIdentifier } from './auth/authenticate.js'
 import type { WriteContext } from './context.js'
 import { createEnvelopeErrorBoundary, failureBody } from './http/envelope.js'
+import { OPENAI_PATH_PREFIX, openAiErrorBody } from './http/openai-errors.js'
 import { buildGatewayOpenApiDocument } from './http/openapi.js'
 import { mountRoutes, type WriteRoute } from './http/route.js'
 import { mountOpenAiRoutes } from './inference/openai-routes.js'
@@ -55,7 +56,12 @@ export function createGatewayServer(w: WriteContext, options: GatewayServerOptio
   app.use(createHttpMetrics({ registry: w.metrics }))
   app.use(createCors({ origins: config.api.corsOrigins, writes: true }))
   app.use(createEnvelopeErrorBoundary({ logger }))
-  app.use(createRequestTimeout({ timeoutMs: config.gateway.requestTimeoutMs, logger, renderError: (code, message) => failureBody(code, message) }))
+  // Inference calls may stream for minutes: their own, longer timeout (and OpenAI's error shape).
+  const timeout = createRequestTimeout({ timeoutMs: config.gateway.requestTimeoutMs, logger, renderError: (code, message) => failureBody(code, message) })
+  const inferenceTimeout = createRequestTimeout({
+    timeoutMs: config.gateway.inferenceTimeoutMs, logger, renderError: (code, message) => openAiErrorBody(503, code, message),
+  })
+  app.use((c, next) => (c.path.startsWith(OPENAI_PATH_PREFIX) ? inferenceTimeout(c, next) : timeout(c, next)))
   app.use(rateLimit)
   mountRoutes(router, options.routes, w)
   mountOpenAiRoutes(router, w)

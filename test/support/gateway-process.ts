@@ -14,7 +14,7 @@ import type { ChildDatabase } from './indexer-process.js'
 
 export interface GatewayProcessOptions {
   rpcUrl: string
-  database: ChildDatabase
+  database: Pick<ChildDatabase, 'env'>
   /** SERVER_PVT_KEY. */
   privateKey: Hex
   /** JWT_SECRET (at least 32 characters). */

@@ -35,7 +35,9 @@ export function createCors(options: CorsOptions): Middleware {
       if (allowOrigin) {
         ctx.set('Access-Control-Allow-Origin', allowOrigin)
         ctx.set('Access-Control-Allow-Methods', allowMethods)
-        ctx.set('Access-Control-Allow-Headers', allowHeaders)
+        // The gateway allows whatever headers the client asks for (no cookies are involved; the
+        // official openai client sends its own x-stainless-* headers).
+        ctx.set('Access-Control-Allow-Headers', (options.writes && ctx.get('Access-Control-Request-Headers')) || allowHeaders)
         ctx.set('Access-Control-Max-Age', maxAge)
       }
       ctx.status = 204

@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa'
+import type { Context, Middleware } from 'koa'
 import type { Logger } from '../../obs/index.js'
 import { clearEntityHeaders, errorBody } from './errors.js'
 
@@ -8,7 +8,7 @@ export interface RequestTimeoutOptions {
   /** Used when createRequestId has not set `ctx.state.logger`. */
   logger: Logger
   /** The body of the 503 (default the read API's `{ error: { code, message } }`). */
-  renderError?: (code: string, message: string) => unknown
+  renderError?: (code: string, message: string, ctx: Context) => unknown
 }
 
 /** The reason `ctx.state.signal` carries when a request ran out of time. */
@@ -112,7 +112,7 @@ export function createRequestTimeout(options: RequestTimeoutOptions): Middleware
     abort(new RequestTimeoutError(`the request took longer than ${timeoutMs} ms`))
     logger.warn({ method: ctx.method, path: ctx.path, timeoutMs }, 'request timed out')
 
-    const payload = JSON.stringify((options.renderError ?? errorBody)('timeout', `the request took longer than ${timeoutMs} ms; try again or narrow it`))
+    const payload = JSON.stringify((options.renderError ?? errorBody)('timeout', `the request took longer than ${timeoutMs} ms; try again or narrow it`, ctx))
     clearEntityHeaders(ctx)
     ctx.status = 503
     ctx.set('Content-Type', 'application/json; charset=utf-8')

@@ -5,11 +5,14 @@
  * digest must be on record and not revoked, and its signature must recover to the server.
  */
 import { randomUUID } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import { recoverMessageAddress, type Address, type Hex } from 'viem'
 import type { WriteContext } from '../context.js'
 import { WriteError } from '../http/errors.js'
 import { isUniqueViolation, keyDigest, keyHint, markKeyUsed } from './key-digest.js'
 import type { Principal } from './principal.js'
+
+const recoveredSigners = new LRUCache<string, Address>({ max: 10_000 })
 
 const WALLET_KEY = /^sk-([0-9a-fA-F]{40})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([0-9a-fA-F]{130})$/
 
@@ -82,19 +85,26 @@ export async function verifyWalletKey(w: Pick<WriteContext, 'db' | 'account' | '
   const match = WALLET_KEY.exec(key)
   if (!match) throw new WriteError(401, 'the API key is malformed', 'invalid_api_key')
   const [, addressHex, uuid, signatureHex] = match as unknown as [string, string, string, string]
+  const digest = keyDigest(key)
   const row = await w.db
     .selectFrom('app.api_keys')
     .select(['id', 'address', 'created_at', 'revoked_at', 'last_used_at'])
-    .where('key_hash', '=', keyDigest(key))
+    .where('key_hash', '=', digest)
     .where('kind', '=', 'wallet')
     .executeTakeFirst()
   if (!row) throw new WriteError(401, 'this API key was not issued by this gateway', 'invalid_api_key')
   if (row.revoked_at) throw new WriteError(401, 'this API key has been disabled; issue a new one (GET /api/v1/me/api-key)', 'api_key_revoked')
   const address = `0x${addressHex.toLowerCase()}` as Address
-  const signer = await recoverMessageAddress({
-    message: signedText(Math.floor(row.created_at.getTime() / 1000), address, uuid),
-    signature: `0x${signatureHex}` as Hex,
-  }).catch(() => undefined)
+  // The signer of a key never changes (its text and signature are fixed): recovered once per key,
+  // not on every call (an ecrecover costs milliseconds). Revocation is still read every time.
+  let signer = recoveredSigners.get(digest.toString('hex'))
+  if (!signer) {
+    signer = await recoverMessageAddress({
+      message: signedText(Math.floor(row.created_at.getTime() / 1000), address, uuid),
+      signature: `0x${signatureHex}` as Hex,
+    }).catch(() => undefined)
+    if (signer) recoveredSigners.set(digest.toString('hex'), signer)
+  }
   // The digest is on record, so this fails only if the server key changed since (or the row was tampered with).
   if (row.address !== address || signer?.toLowerCase() !== w.account.address.toLowerCase()) {
     throw new WriteError(401, 'this API key was not signed by this gateway\'s current key; issue a new one', 'invalid_api_key')

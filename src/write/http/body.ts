@@ -8,15 +8,15 @@ export const MAX_BODY_BYTES = 1024 * 1024
  * The request body: parsed JSON for `application/json`, the raw text otherwise (webhooks verify
  * the exact bytes), undefined when there is none. Malformed JSON is 400; too large 413.
  */
-export async function readBody(c: Context): Promise<{ raw: string; json: unknown } | undefined> {
+export async function readBody(c: Context, maxBytes = MAX_BODY_BYTES): Promise<{ raw: string; json: unknown } | undefined> {
   const declared = Number(c.get('content-length') || 0)
-  if (declared > MAX_BODY_BYTES) throw new WriteError(413, `the body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}`)
+  if (declared > maxBytes) throw new WriteError(413, `the body is ${declared} bytes; the limit is ${maxBytes}`)
   if (!declared && !c.get('transfer-encoding')) return undefined
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of c.req as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > MAX_BODY_BYTES) throw new WriteError(413, `the body is over ${MAX_BODY_BYTES} bytes`)
+    if (size > maxBytes) throw new WriteError(413, `the body is over ${maxBytes} bytes`)
     chunks.push(chunk)
   }
   const raw = Buffer.concat(chunks).toString('utf8')

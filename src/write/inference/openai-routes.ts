@@ -1,5 +1,16 @@
+/**
+ * The OpenAI-compatible routes under /api/v1beta/openai, in OpenAI's own wire format (not v1's
+ * envelope), so the official clients work with baseURL = <gateway>/api/v1beta/openai.
+ */
 import type Router from '@koa/router'
 import type { WriteContext } from '../context.js'
+import { OPENAI_PATH_PREFIX } from '../http/openai-errors.js'
+import { chatCompletionsHandler } from './chat-completions.js'
+import { listModelsHandler, retrieveModelHandler } from './models.js'
+import { openAiHandler } from './openai-error.js'
 
-/** The OpenAI-compatible routes under /api/v1beta/openai. To be built. */
-export function mountOpenAiRoutes(_router: Router, _w: WriteContext): void {}
+export function mountOpenAiRoutes(router: Router, w: WriteContext): void {
+  router.post(`${OPENAI_PATH_PREFIX}/chat/completions`, openAiHandler(chatCompletionsHandler(w)))
+  router.get(`${OPENAI_PATH_PREFIX}/models`, openAiHandler(listModelsHandler(w)))
+  router.get(`${OPENAI_PATH_PREFIX}/models/:model`, openAiHandler(retrieveModelHandler(w)))
+}
