@@ -9,7 +9,7 @@ import type { Context } from 'koa'
 import type { Address } from 'viem'
 import type { Principal } from '../auth/principal.js'
 import type { WriteContext } from '../context.js'
-import { archivedAtOf, findOrganizationByAddress, orgRoleOf, projectAccessOf, type OrganizationRef, type ProjectRef } from '../access/roles.js'
+import { archivedAtOf, findOrganizationByAddress, findProject, orgRoleOf, projectAccessOf, type OrganizationRef, type ProjectRef } from '../access/roles.js'
 import { OpenAiError } from './openai-error.js'
 
 export interface CallerContext {
@@ -67,17 +67,6 @@ async function projectByUid(w: Pick<WriteContext, 'db' | 'chain'>, uid: string):
   return row && { id: String(row.id), uid: row.uid, organization: row.organization as Address, name: row.name }
 }
 
-async function projectById(w: Pick<WriteContext, 'db' | 'chain'>, id: string): Promise<ProjectRef | undefined> {
-  const row = await w.db
-    .selectFrom('app.projects')
-    .select(['id', 'uid', 'organization', 'name'])
-    .where('chain_id', '=', w.chain.chainId)
-    .where('id', '=', id)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst()
-  return row && { id: String(row.id), uid: row.uid, organization: row.organization as Address, name: row.name }
-}
-
 async function refuseArchived(w: Pick<WriteContext, 'db' | 'chain'>, org: OrganizationRef): Promise<void> {
   const archivedAt = await archivedAtOf(w, org)
   if (archivedAt) throw new OpenAiError(403, 'organization_archived', `organization org-${org.address.slice(2)} was archived on ${archivedAt.toISOString()}`)
@@ -101,7 +90,7 @@ export async function resolveCaller(w: WriteContext, c: Context, needProject: bo
   if (principal.kind === 'scopedKey') {
     const keyOrg = principal.organization.toLowerCase() as Address
     if (orgAddress && orgAddress !== keyOrg) throw new OpenAiError(403, 'organization_mismatch', 'this API key belongs to another organization than the one named in the request headers')
-    const project = await projectById(w, principal.projectId)
+    const project = await findProject(w, principal.projectId)
     if (!project) throw new OpenAiError(403, 'project_deleted', 'the project of this API key no longer exists')
     if (projectUid && projectUid !== project.uid.toLowerCase()) throw new OpenAiError(403, 'project_mismatch', 'this API key belongs to another project than the one named in the request headers')
     const org = await findOrganizationByAddress(w, keyOrg)

@@ -12,7 +12,8 @@ import { InsufficientQuotaError, type Reservation, type Usage as BilledUsage } f
 import { readBody } from '../http/body.js'
 import { resolveCaller } from './caller-context.js'
 import { OpenAiError, writeOpenAiError } from './openai-error.js'
-import { findModelByName, isEnrolled, productsOfCall } from './pricing.js'
+import { isModelEnrolled } from '../orgs/queries.js'
+import { findModelByName, productsOfCall } from './pricing.js'
 import { ProviderConfigError, UpstreamError, resolveProvider, type ChatCompletionRequest, type Usage } from './providers/index.js'
 import { openEventStream, relayStream } from './stream-relay.js'
 
@@ -59,7 +60,7 @@ export function chatCompletionsHandler(w: WriteContext) {
     const model = await findModelByName(w, request.model)
     if (!model) throw new OpenAiError(400, 'model_not_found', `The model \`${request.model}\` does not exist (GET /models lists those you can use).`, 'model')
     if (!model.isActive) throw new OpenAiError(400, 'model_not_active', `The model \`${model.name}\` is not available at the moment.`, 'model')
-    if (!(await isEnrolled(w, org.address, model.id))) {
+    if (!(await isModelEnrolled(w, org.address, model.id))) {
       throw new OpenAiError(403, 'model_not_enrolled', `The model \`${model.name}\` is not enabled for organization org-${org.address.slice(2)}: enrol it with POST /api/v1/orgs/${org.id}/models.`, 'model')
     }
     let provider

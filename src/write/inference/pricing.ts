@@ -5,6 +5,7 @@
  */
 import type { Address } from 'viem'
 import type { WriteContext } from '../context.js'
+import { usableProducts } from '../projects/queries.js'
 
 export interface CatalogueModel {
   id: number
@@ -23,32 +24,13 @@ export async function findModelByName(w: Pick<WriteContext, 'db'>, name: string)
   return row && { id: row.id, name: row.name, provider: row.provider, isActive: row.is_active, pricePerCall: BigInt(row.price_per_call) }
 }
 
-export async function isEnrolled(w: Pick<WriteContext, 'db' | 'chain'>, organization: Address, modelId: number): Promise<boolean> {
-  const row = await w.db
-    .selectFrom('app.org_model_enrollments')
-    .select('model_id')
-    .where('chain_id', '=', w.chain.chainId)
-    .where('organization', '=', organization)
-    .where('model_id', '=', modelId)
-    .executeTakeFirst()
-  return row !== undefined
-}
-
 export interface PricedProduct {
   product: Address
   amount: bigint
 }
 
-/** The products a call of the project uses, with their prices, ordered by address. */
+/** The products a call of the project uses (the project's ∩ the organization's on-chain enablement), with their prices. */
 export async function productsOfCall(w: Pick<WriteContext, 'db' | 'chain'>, organization: Address, projectId: string): Promise<PricedProduct[]> {
-  const rows = await w.db
-    .selectFrom('app.project_products as pp')
-    .innerJoin('chain.products as p', (j) => j.on('p.chain_id', '=', w.chain.chainId).onRef('p.address', '=', 'pp.product'))
-    .innerJoin('chain.product_enablements as e', (j) =>
-      j.on('e.chain_id', '=', w.chain.chainId).on('e.organization', '=', organization).onRef('e.product', '=', 'pp.product').on('e.enabled', '=', true))
-    .select(['p.address', 'p.price'])
-    .where('pp.project_id', '=', projectId)
-    .orderBy('p.address')
-    .execute()
-  return rows.map((r) => ({ product: r.address as Address, amount: BigInt(r.price) }))
+  const products = await usableProducts(w, projectId, organization)
+  return products.map((p) => ({ product: p.address, amount: p.price }))
 }
