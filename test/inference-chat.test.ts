@@ -9,22 +9,19 @@ import Router from '@koa/router'
 import Koa from 'koa'
 import OpenAI from 'openai'
 import { pino } from 'pino'
-import { parseEther, type Address } from 'viem'
+import { parseEther } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { haitheOrchestratorAbi, haitheOrganizationAbi, type ChainWalletClient } from '../src/chain/index.js'
+import type { ChainWalletClient } from '../src/chain/index.js'
 import { createRequestId, createRequestTimeout } from '../src/api/middleware/index.js'
 import type { ChatCompletionChunk, UpstreamStream } from '../src/write/inference/index.js'
 import { openEventStream, relayStream, type RelayOutcome } from '../src/write/inference/stream-relay.js'
-import { decodeLogs, waitForSuccess } from './support/devchain.js'
 import { startFakeUpstream, DEFAULT_CONTENT, type FakeUpstream } from './support/fake-upstream.js'
 import { startTestGateway, type TestGateway } from './support/gateway.js'
+import { INFERENCE_MODEL as MODEL, INFERENCE_MODEL_PRICE as MODEL_PRICE, setUpInferenceOrg } from './support/inference-org.js'
 
 interface OrgView { id: number; organization_uid: string; address: string }
 interface ProjectView { id: number; project_uid: string }
-interface ProductView { id: number; address: string; price_per_call: string }
 
-const MODEL = 'openai/gpt-oss-20b' // id 6, groq, 0.0001 tUSDT per call
-const MODEL_PRICE = 100_000_000_000_000n
 const PRODUCT_PRICE = parseEther('0.002')
 
 describe('POST /api/v1beta/openai/chat/completions with the openai client', () => {
@@ -60,39 +57,9 @@ describe('POST /api/v1beta/openai/chat/completions with the openai client', () =
       config: { providers: { groq: { apiKey: 'test-key', baseUrl: fake.url }, google: { baseUrl: fake.url } } }, // google: no key, so not configured
     })
     ;[owner, creator] = await Promise.all([gw.dev.wallet(1), gw.dev.wallet(3)])
-    const ownerToken = await gw.signIn(owner)
-
-    const hash = await owner.writeContract({ address: gw.dev.deployment.orchestrator, abi: haitheOrchestratorAbi, functionName: 'createOrganization', args: ['Inference Inc'] })
-    const receipt = await waitForSuccess(gw.dev.publicClient, hash)
-    const orgAddress = decodeLogs(haitheOrchestratorAbi, receipt, { eventName: 'OrganizationCreated' })[0]!.args.organization.toLowerCase() as Address
-    await gw.fund(orgAddress, parseEther('250'))
-    org = (await gw.call<OrgView>('POST', '/api/v1/orgs', { token: ownerToken, query: { tx_hash: hash } })).body.data
-    expect((await gw.call('POST', `/api/v1/orgs/${org.id}/models`, { token: ownerToken, query: { model_id: 6 } })).status).toBeLessThan(300)
-    project = (await gw.call<ProjectView>('POST', '/api/v1/projects', { token: ownerToken, query: { org_id: org.id, name: 'Bot' } })).body.data
-
-    await gw.registerCreator(creator)
-    const creatorToken = await gw.signIn(creator)
-    const added = await creator.writeContract({
-      address: gw.dev.deployment.orchestrator, abi: haitheOrchestratorAbi, functionName: 'addProduct',
-      args: ['Prompts', 'data:application/json,["Be kind"]', 'iv', 'key', 'promptset', PRODUCT_PRICE],
-    })
-    await waitForSuccess(gw.dev.publicClient, added)
-    const product = (await gw.call<{ created: ProductView[] }>('POST', '/api/v1/products', { token: creatorToken, query: { tx_hash: added } })).body.data.created[0]!
-    await waitForSuccess(gw.dev.publicClient, await owner.writeContract({
-      address: org.address as Address, abi: haitheOrganizationAbi, functionName: 'enableProduct', args: [product.address as Address],
-    }))
-    expect((await gw.call('POST', `/api/v1/products/${product.id}/enable`, { token: ownerToken, query: { project_id: project.id } })).status).toBeLessThan(300)
-    await eventually(
-      () => gw.call<{ product_ids: number[] }>('GET', `/api/v1/projects/${project.id}/products`, { token: ownerToken }),
-      (a) => a.body.data.product_ids.includes(product.id),
-      'the enabled product',
-    )
-    // The balance the billing reserves against is the index's.
-    await eventually(
-      () => gw.database.db.selectFrom('chain.organizations').select('balance').where('address', '=', org.address).executeTakeFirst(),
-      (row) => row !== undefined && BigInt(row.balance) > 0n,
-      'the organization balance',
-    )
+    const ready = await setUpInferenceOrg(gw, { owner, creator }, { name: 'Inference Inc', productPrice: PRODUCT_PRICE })
+    ;({ org, project } = ready)
+    const ownerToken = ready.ownerToken
 
     walletKey = (await gw.call<{ api_key: string }>('GET', '/api/v1/me/api-key', { token: ownerToken })).body.data.api_key
     developerKey = (await gw.call<{ key: string }>('POST', `/api/v1/projects/${project.id}/keys`, { token: ownerToken, body: { role: 'developer', name: 'dev' } })).body.data.key
