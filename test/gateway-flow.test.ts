@@ -10,6 +10,7 @@ import { haitheOrchestratorAbi, haitheOrganizationAbi, type ChainWalletClient } 
 import { writeRoutes } from '../src/write/index.js'
 import { decodeLogs, waitForSuccess } from './support/devchain.js'
 import { startTestGateway, type TestGateway } from './support/gateway.js'
+import { eventually } from './support/eventually.js'
 
 interface OrgView { id: number; organization_uid: string; name: string; address: string; owner: string }
 interface ProjectView { id: number; org_id: number; project_uid: string; name: string }
@@ -33,17 +34,6 @@ describe('the original client flows', () => {
     ;[owner, colleague, creator] = await Promise.all([gw.dev.wallet(1), gw.dev.wallet(2), gw.dev.wallet(3)])
   })
   afterAll(() => gw?.close())
-
-  /** Polls `read` until `done` holds (the indexer and the outbox work in the background). */
-  async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-    const deadline = Date.now() + 60_000
-    for (;;) {
-      const value = await read()
-      if (done(value)) return value
-      if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after 60 s`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
 
   it('signs the wallets in with personal_sign; GET /me knows them', async () => {
     ;[ownerToken, colleagueToken, creatorToken] = await Promise.all([gw.signIn(owner), gw.signIn(colleague), gw.signIn(creator)])

@@ -18,6 +18,7 @@ import { openEventStream, relayStream, type RelayOutcome } from '../src/write/in
 import { startFakeUpstream, DEFAULT_CONTENT, type FakeUpstream } from './support/fake-upstream.js'
 import { startTestGateway, type TestGateway } from './support/gateway.js'
 import { INFERENCE_MODEL as MODEL, INFERENCE_MODEL_PRICE as MODEL_PRICE, setUpInferenceOrg } from './support/inference-org.js'
+import { eventually } from './support/eventually.js'
 
 interface OrgView { id: number; organization_uid: string; address: string }
 interface ProjectView { id: number; project_uid: string }
@@ -36,16 +37,6 @@ describe('POST /api/v1beta/openai/chat/completions with the openai client', () =
   let viewerKey: string
   let baseURL: string
   let client: OpenAI
-
-  async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-    const deadline = Date.now() + 60_000
-    for (;;) {
-      const value = await read()
-      if (done(value)) return value
-      if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} after 60 s`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
 
   /** The ledger line of the call answered with X-Request-Id `requestId` (the line's id starts with it). */
   const ledgerLine = (requestId: string) =>

@@ -8,6 +8,7 @@ import { parseEther } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { LeaderboardEntry } from '../src/read/index.js'
 import { createSettler } from '../src/write/index.js'
+import { eventually } from './support/eventually.js'
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js'
 import { startTestGateway, type TestGateway } from './support/gateway.js'
 import { INFERENCE_MODEL, INFERENCE_MODEL_PRICE, setUpInferenceOrg, type InferenceOrg } from './support/inference-org.js'
@@ -51,14 +52,10 @@ describe('calls → ledger → settlement → index → leaderboard', () => {
     expect(charged).toHaveLength(CALLS)
 
     const settler = createSettler({ db: gw.w.db, chain: gw.chain, outbox: gw.w.outbox, logger: gw.w.logger, metrics: gw.w.metrics, maxLinesPerBatch: 100 })
-    const deadline = Date.now() + 60_000
-    for (;;) {
+    await eventually(async () => {
       await settler.tick()
-      const open = await gw.database.db.selectFrom('app.usage_ledger').select('id').where('organization', '=', ready.org.address).where('settled_at', 'is', null).execute()
-      if (open.length === 0) break
-      if (Date.now() > deadline) throw new Error(`${open.length} ledger lines still unsettled after 60 s`)
-      await new Promise((r) => setTimeout(r, 200))
-    }
+      return gw.database.db.selectFrom('app.usage_ledger').select('id').where('organization', '=', ready.org.address).where('settled_at', 'is', null).execute()
+    }, (open) => open.length === 0, 'the unsettled ledger lines')
     const batches = await gw.database.db.selectFrom('app.settlement_batches').selectAll().where('organization', '=', ready.org.address).execute()
     expect(batches).toHaveLength(1)
     expect(batches[0]).toMatchObject({ status: 'settled', lines: CALLS, total: ((INFERENCE_MODEL_PRICE + PRODUCT_PRICE) * BigInt(CALLS)).toString() })

@@ -11,6 +11,7 @@ import type { Outbox } from '../src/write/signer/outbox.js'
 import { createBatch, createSettler, reconcile, settlementRoutes, type Settler } from '../src/write/settlement/index.js'
 import { decodeLogs, waitForSuccess } from './support/devchain.js'
 import { startTestGateway, type TestGateway } from './support/gateway.js'
+import { eventually } from './support/eventually.js'
 
 interface OrgView { id: number; address: string }
 interface ProjectView { id: number }
@@ -32,16 +33,6 @@ describe('settlement of charged usage', () => {
   const products: ProductView[] = []
   let settler: Settler
   let requestSeq = 0
-
-  async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-    const deadline = Date.now() + 60_000
-    for (;;) {
-      const value = await read()
-      if (done(value)) return value
-      if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))} after 60 s`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
 
   async function createOrg(name: string, funds: bigint): Promise<OrgView> {
     const hash: Hash = await owner.writeContract({

@@ -3,7 +3,7 @@
  * from; the chain itself is read only to refuse a transaction that would revert and to learn
  * where a transaction landed.
  */
-import { BaseError, ContractFunctionRevertedError } from 'viem'
+import { BaseError, ContractFunctionRevertedError, TransactionNotFoundError, TransactionReceiptNotFoundError, type Hash, type TransactionReceipt } from 'viem'
 import type { WriteContext } from './context.js'
 import { WriteError } from './http/errors.js'
 
@@ -41,4 +41,27 @@ export async function pollUntil<T>(probe: () => Promise<T | undefined>, timeoutM
     if (left <= 0) return undefined
     await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, left)))
   }
+}
+
+/**
+ * The receipt of a transaction a client says it sent, waiting up to `timeoutMs` for it to be
+ * mined: the receipt, `'pending'` when it is not mined in time, `'unknown'` when the node does not
+ * know the transaction at all.
+ */
+export async function awaitReceipt(w: Pick<WriteContext, 'publicClient'>, hash: Hash, timeoutMs: number): Promise<TransactionReceipt | 'pending' | 'unknown'> {
+  const found = await pollUntil(async () => {
+    const receipt = await readChain('the transaction receipt', () =>
+      w.publicClient.getTransactionReceipt({ hash }).catch((err: unknown) => {
+        if (err instanceof TransactionReceiptNotFoundError) return undefined
+        throw err
+      }))
+    if (receipt) return receipt
+    const known = await readChain('the transaction', () =>
+      w.publicClient.getTransaction({ hash }).then(() => true, (err: unknown) => {
+        if (err instanceof TransactionNotFoundError) return false
+        throw err
+      }))
+    return known ? undefined : ('unknown' as const)
+  }, timeoutMs)
+  return found ?? 'pending'
 }

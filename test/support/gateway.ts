@@ -20,6 +20,7 @@ import { createContext, type Context } from '../../src/context.js'
 import type { GatewayServer, WriteContext } from '../../src/write/index.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
 import { devChainConfig, devWalletKey, startDevChain, waitForSuccess, type DevChain } from './devchain.js'
+import { eventually } from './eventually.js'
 import { runIndexer, type RunningIndexer } from './indexing.js'
 
 export const GATEWAY_KEY_INDEX = 900
@@ -143,13 +144,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       const token = await signIn(wallet)
       const answer = await call('POST', '/api/v1/creator', { token, body: { uri: `ipfs://creator/${wallet.account.address}`, pub_key: 'pub' } })
       if (answer.status >= 300) throw new Error(`POST /api/v1/creator: ${answer.status} ${answer.text}`)
-      const deadline = Date.now() + 60_000
-      for (;;) {
-        const me = await call<{ registered: boolean }>('GET', '/api/v1/me', { token })
-        if (me.body.data.registered) return
-        if (Date.now() > deadline) throw new Error(`${wallet.account.address} is not registered in the index 60 s after POST /api/v1/creator`)
-        await new Promise((r) => setTimeout(r, 100))
-      }
+      await eventually(() => call<{ registered: boolean }>('GET', '/api/v1/me', { token }), (me) => me.body.data.registered, `${wallet.account.address} registered in the index`)
     },
     async fund(to, amount) {
       await waitForSuccess(dev.publicClient, await dev.server.writeContract({ address: dev.deployment.tusdt, abi: testUSDTAbi, functionName: 'transfer', args: [to, amount] }))

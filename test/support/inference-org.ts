@@ -7,6 +7,7 @@ import { parseEther, type Address } from 'viem'
 import { haitheOrchestratorAbi, haitheOrganizationAbi, type ChainWalletClient } from '../../src/chain/index.js'
 import { decodeLogs, waitForSuccess } from './devchain.js'
 import type { TestGateway } from './gateway.js'
+import { eventually } from './eventually.js'
 
 export const INFERENCE_MODEL = 'openai/gpt-oss-20b' // id 6, groq, 0.0001 tUSDT per call
 export const INFERENCE_MODEL_PRICE = 100_000_000_000_000n
@@ -16,16 +17,6 @@ export interface InferenceOrg {
   project: { id: number; project_uid: string }
   product: { id: number; address: Address; price_per_call: string }
   ownerToken: string
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    const value = await read()
-    if (done(value)) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not there after 60 s`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 export async function setUpInferenceOrg(

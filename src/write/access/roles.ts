@@ -9,9 +9,7 @@
 import type { Address } from 'viem'
 import type { OrgMemberRole, ProjectRole } from '../../db/index.js'
 import type { WriteContext } from '../context.js'
-import type { Principal } from '../auth/principal.js'
 import { WriteError } from '../http/errors.js'
-import { walletOf } from '../http/route.js'
 
 export type OrgRole = 'owner' | OrgMemberRole
 
@@ -27,11 +25,6 @@ export interface ProjectRef {
   uid: string
   organization: Address
   name: string
-}
-
-/** The calling wallet, lowercased as the index and the app tables store addresses (401 without one). */
-export function walletAddress(principal: Principal | undefined): Address {
-  return walletOf(principal).toLowerCase() as Address
 }
 
 export async function findOrganization(w: Pick<WriteContext, 'db' | 'chain'>, id: number): Promise<OrganizationRef | undefined> {

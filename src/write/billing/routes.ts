@@ -6,11 +6,11 @@
  */
 import { sql } from 'kysely'
 import { z } from 'zod'
-import { requireOrgRole, walletAddress, type OrgRole } from '../access/roles.js'
+import { requireOrgRole, type OrgRole } from '../access/roles.js'
 import type { WriteContext } from '../context.js'
 import { badRequest } from '../http/errors.js'
 import { id } from '../http/inputs.js'
-import { route, type WriteRoute } from '../http/route.js'
+import { route, type WriteRoute, walletOf } from '../http/route.js'
 
 const MANAGERS: readonly OrgRole[] = ['owner', 'admin']
 
@@ -101,7 +101,7 @@ export const usageRoutes: WriteRoute[] = [
     input: usageInput,
     async handle({ w, principal, input }) {
       if (input.from && input.to && input.from >= input.to) throw badRequest('from must be before to')
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), MANAGERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), MANAGERS)
       return { data: await usageOf(w, org.address, input.group_by, input.from, input.to), message: 'Organization usage fetched' }
     },
   }),

@@ -54,10 +54,10 @@ export function route<S extends z.ZodType, A extends Access>(spec: WriteRoute<S,
   return spec as unknown as WriteRoute
 }
 
-/** The wallet acting in a call that needs one. */
+/** The wallet acting in a call that needs one, lowercased (as every table stores addresses). */
 export function walletOf(principal: Principal | undefined): Address {
   if (!principal) throw new WriteError(401, 'sign in first: send Authorization: Bearer <token from POST /api/v1/auth/login>')
-  return principal.address
+  return principal.address.toLowerCase() as Address
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

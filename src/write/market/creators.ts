@@ -96,7 +96,7 @@ export const creatorRoutes = [
     summary: 'Registers the signed-in wallet as a creator (the server sends registerAsCreator through the outbox)',
     input: registration,
     async handle({ w, input, principal }) {
-      const wallet = walletOf(principal).toLowerCase() as Address
+      const wallet = walletOf(principal)
       const known = await findCreator(w, wallet)
       if (known) throw new WriteError(409, `${wallet} is already a creator (identity token ${known.token_id})`, 'already_a_creator')
 

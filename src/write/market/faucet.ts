@@ -34,7 +34,7 @@ export const faucetRoutes = [
     access: 'wallet',
     summary: "The caller's last faucet grant and when the next is allowed",
     async handle({ w, principal }) {
-      const wallet = walletOf(principal).toLowerCase() as Address
+      const wallet = walletOf(principal)
       const grant = await lastGrant(w, wallet)
       const last = grant && grant.last_granted_at.getTime() > 0 ? grant.last_granted_at : null
       const next = last ? new Date(Math.max(last.getTime() + INTERVAL_MS, w.now().getTime())) : w.now()
@@ -61,7 +61,7 @@ export const faucetRoutes = [
     summary: 'Sends the caller tUSDT from the server (test chains only; once an hour per wallet)',
     async handle({ w, principal }) {
       requireTestnet(w)
-      const wallet = walletOf(principal).toLowerCase() as Address
+      const wallet = walletOf(principal)
       const amount = BigInt(w.config.gateway.faucetAmount)
       const now = w.now()
       let entry: OutboxEntry

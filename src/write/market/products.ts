@@ -4,7 +4,7 @@
  * which products it uses; a call uses a product only when the project enabled it here AND the
  * organization enabled it on chain (HaitheOrganization.enableProduct).
  */
-import { parseEventLogs, TransactionNotFoundError, TransactionReceiptNotFoundError, type Address, type Hash, type TransactionReceipt } from 'viem'
+import { parseEventLogs, type Hash } from 'viem'
 import { z } from 'zod'
 import { haitheOrchestratorAbi } from '../../chain/index.js'
 import { requireProjectAccess } from '../access/roles.js'
@@ -12,7 +12,7 @@ import type { WriteContext } from '../context.js'
 import { WriteError } from '../http/errors.js'
 import { address, id } from '../http/inputs.js'
 import { route, walletOf } from '../http/route.js'
-import { indexedBlock, pollUntil, readChain } from '../chain-reads.js'
+import { awaitReceipt, indexedBlock, pollUntil, readChain } from '../chain-reads.js'
 import { findProduct, listProducts, page } from './queries.js'
 import type { ProductView } from './views.js'
 
@@ -37,27 +37,6 @@ async function productOr404(w: WriteContext, productId: number): Promise<Product
   const product = await findProduct(w, productId)
   if (!product) throw new WriteError(404, `product ${productId} does not exist (or is not indexed yet)`)
   return product
-}
-
-/** The receipt of `hash`, waiting (bounded) for it to be mined; undefined if it is not mined in time. */
-async function receiptOf(w: WriteContext, hash: Hash): Promise<TransactionReceipt | undefined> {
-  const known = await readChain('the transaction', async () => {
-    try {
-      return await w.publicClient.getTransaction({ hash })
-    } catch (err) {
-      if (err instanceof TransactionNotFoundError) return undefined
-      throw err
-    }
-  })
-  if (!known) throw new WriteError(404, `the chain node does not know transaction ${hash}`)
-  return pollUntil(() => readChain('the transaction receipt', async () => {
-    try {
-      return await w.publicClient.getTransactionReceipt({ hash })
-    } catch (err) {
-      if (err instanceof TransactionReceiptNotFoundError) return undefined
-      throw err
-    }
-  }), w.config.gateway.indexWaitMs)
 }
 
 export const productRoutes = [
@@ -89,12 +68,13 @@ export const productRoutes = [
     summary: "Makes new on-chain products visible: waits (bounded) for the index to reach the addProduct transaction (tx_hash) or the chain's head, then answers the caller's products",
     input: z.object({ tx_hash: txHash.optional() }),
     async handle({ w, input, principal }) {
-      const wallet = walletOf(principal).toLowerCase() as Address
+      const wallet = walletOf(principal)
       let created: string[] = []
       let target: bigint
       if (input.tx_hash) {
-        const receipt = await receiptOf(w, input.tx_hash)
-        if (!receipt) {
+        const receipt = await awaitReceipt(w, input.tx_hash, w.config.gateway.indexWaitMs)
+        if (receipt === 'unknown') throw new WriteError(404, `the chain node does not know transaction ${input.tx_hash}`)
+        if (receipt === 'pending') {
           return {
             status: 202,
             data: { status: 'pending', tx_hash: input.tx_hash, indexed_block: await indexedBlock(w), products: [], created: [] },
@@ -137,7 +117,7 @@ export const productRoutes = [
     summary: "Sets a product's description and photo (its creator only)",
     input: z.object({ id, description: description.optional(), photo_url: photoUrl.optional() }),
     async handle({ w, input, principal }) {
-      const wallet = walletOf(principal).toLowerCase()
+      const wallet = walletOf(principal)
       const product = await productOr404(w, input.id)
       if (product.creator !== wallet) throw new WriteError(403, `only the creator of product ${input.id} (${product.creator}) may change it`)
       if (input.description === undefined && input.photo_url === undefined) throw new WriteError(400, 'send description and/or photo_url')
@@ -161,7 +141,7 @@ export const productRoutes = [
     summary: "Enables a product for a project (org owner/admin, project admin/developer); it is used once the organization has it enabled on chain too",
     input: z.object({ id, project_id: id }),
     async handle({ w, input, principal }) {
-      const wallet = walletOf(principal).toLowerCase() as Address
+      const wallet = walletOf(principal)
       const access = await requireProjectAccess(w, input.project_id, wallet, { org: ['owner', 'admin'], project: ['admin', 'developer'] })
       const product = await productOr404(w, input.id)
       await w.db
@@ -192,7 +172,7 @@ export const productRoutes = [
     summary: 'Disables a product for a project (org owner/admin, project admin/developer)',
     input: z.object({ id, project_id: id }),
     async handle({ w, input, principal }) {
-      const wallet = walletOf(principal).toLowerCase() as Address
+      const wallet = walletOf(principal)
       const access = await requireProjectAccess(w, input.project_id, wallet, { org: ['owner', 'admin'], project: ['admin', 'developer'] })
       const product = await productOr404(w, input.id)
       const removed = await w.db

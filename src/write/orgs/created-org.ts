@@ -3,11 +3,11 @@
  * the truth: the gateway never records an organization itself, it waits (bounded) for the
  * indexer to reach the block that created it, and says "pending" if it has not.
  */
-import { parseEventLogs, TransactionNotFoundError, TransactionReceiptNotFoundError, type Address, type Hash, type TransactionReceipt } from 'viem'
+import { parseEventLogs, type Address, type Hash } from 'viem'
 import { haitheOrchestratorAbi } from '../../chain/index.js'
 import type { WriteContext } from '../context.js'
-import { indexedBlock, pollUntil } from '../chain-reads.js'
-import { badRequest, forbidden, notFound, WriteError } from '../http/errors.js'
+import { awaitReceipt, indexedBlock, pollUntil, readChain } from '../chain-reads.js'
+import { badRequest, forbidden, notFound } from '../http/errors.js'
 import { organizationByAddress, organizationByName, newestOwnedOrganization } from './queries.js'
 import type { OrganizationRow } from './views.js'
 
@@ -16,35 +16,10 @@ export type CreatedOrganization =
   /** Mined (or still in the mempool: block_number null) but not indexed yet. */
   | { kind: 'pending'; tx_hash: Hash | null; block_number: number | null }
 
-async function chainHead(w: Pick<WriteContext, 'publicClient'>): Promise<bigint> {
-  try {
-    return await w.publicClient.getBlockNumber({ cacheTime: 0 })
-  } catch {
-    throw new WriteError(503, 'the chain node did not answer; try again')
-  }
-}
-
-/** The receipt of `hash`, waiting for it until `deadline`; undefined if still unmined then. */
-async function receiptOf(w: Pick<WriteContext, 'publicClient'>, hash: Hash, deadline: number): Promise<TransactionReceipt | undefined> {
-  return pollUntil(async () => {
-    try {
-      return await w.publicClient.getTransactionReceipt({ hash })
-    } catch (err) {
-      if (!(err instanceof TransactionReceiptNotFoundError)) throw new WriteError(503, 'the chain node did not answer; try again')
-    }
-    try {
-      await w.publicClient.getTransaction({ hash })
-    } catch (err) {
-      if (err instanceof TransactionNotFoundError) throw badRequest(`tx_hash: the chain knows no transaction ${hash}`)
-      throw new WriteError(503, 'the chain node did not answer; try again')
-    }
-    return undefined
-  }, deadline - Date.now())
-}
-
 async function byTransaction(w: WriteContext, caller: Address, hash: Hash, name: string | undefined, deadline: number): Promise<CreatedOrganization> {
-  const receipt = await receiptOf(w, hash, deadline)
-  if (!receipt) return { kind: 'pending', tx_hash: hash, block_number: null }
+  const receipt = await awaitReceipt(w, hash, deadline - Date.now())
+  if (receipt === 'unknown') throw badRequest(`tx_hash: the chain knows no transaction ${hash}`)
+  if (receipt === 'pending') return { kind: 'pending', tx_hash: hash, block_number: null }
   if (receipt.status !== 'success') throw badRequest(`tx_hash: transaction ${hash} reverted; it created no organization`)
   const orchestrator = w.chain.contracts.orchestrator.toLowerCase()
   const created = parseEventLogs({
@@ -78,7 +53,7 @@ async function byTransaction(w: WriteContext, caller: Address, hash: Hash, name:
 async function untilIndexedToHead(
   w: WriteContext, deadline: number, find: () => Promise<OrganizationRow | undefined>,
 ): Promise<{ row: OrganizationRow | undefined; complete: boolean; head: bigint }> {
-  const head = await chainHead(w)
+  const head = await readChain('the head block', () => w.publicClient.getBlockNumber({ cacheTime: 0 }))
   const answer = await pollUntil(async () => {
     const row = await find()
     if (row) return { row, complete: true }

@@ -13,11 +13,11 @@
  */
 import { z } from 'zod'
 import type { Hash } from 'viem'
-import { requireOrgRole, walletAddress, type OrgRole } from '../access/roles.js'
+import { requireOrgRole, type OrgRole } from '../access/roles.js'
 import type { WriteContext } from '../context.js'
 import { badRequest, conflict, forbidden, notFound, WriteError } from '../http/errors.js'
 import { address, displayName, id } from '../http/inputs.js'
-import { route, type WriteRoute } from '../http/route.js'
+import { route, type WriteRoute, walletOf } from '../http/route.js'
 import { projectsOfOrganization } from '../projects/queries.js'
 import { toProjectView } from '../projects/views.js'
 import { findCreatedOrganization } from './created-org.js'
@@ -64,7 +64,7 @@ export const organizationRoutes: WriteRoute[] = [
     method: 'GET', path: '/v1/me/orgs', access: 'wallet',
     summary: 'Organizations the caller owns on chain or is a member of, with its role (archived ones left out).',
     async handle({ w, principal }) {
-      const wallet = walletAddress(principal)
+      const wallet = walletOf(principal)
       const orgs = await organizationsOf(w, wallet)
       return { data: orgs.map(({ row, role }) => toOrganizationView(row, role)), message: 'Organizations fetched' }
     },
@@ -77,7 +77,7 @@ export const organizationRoutes: WriteRoute[] = [
       + 'neither: the newest the caller owns). 202 with status pending if the index has not reached it within the wait.',
     input: z.object({ tx_hash: txHash.optional(), name: onchainName.optional() }),
     async handle({ w, principal, input }) {
-      const wallet = walletAddress(principal)
+      const wallet = walletOf(principal)
       const found = await findCreatedOrganization(w, wallet, input)
       if (found.kind === 'pending') {
         return {
@@ -99,7 +99,7 @@ export const organizationRoutes: WriteRoute[] = [
     method: 'GET', path: '/v1/orgs/:id', access: 'wallet',
     summary: 'One organization (any member).', input: orgPath,
     async handle({ w, principal, input }) {
-      const { org, role } = await requireOrgRole(w, input.id, walletAddress(principal), READERS)
+      const { org, role } = await requireOrgRole(w, input.id, walletOf(principal), READERS)
       return { data: await orgView(w, org.address, role), message: 'Organization retrieved' }
     },
   }),
@@ -109,7 +109,7 @@ export const organizationRoutes: WriteRoute[] = [
     summary: 'Sets the display name (owner). The name on chain does not change.',
     input: z.strictObject({ id, name: displayName }),
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), ['owner'])
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), ['owner'])
       await setOrganizationSettings(w, org.address, { display_name: input.name })
       return { data: await orgView(w, org.address, 'owner'), message: 'Organization updated' }
     },
@@ -120,7 +120,7 @@ export const organizationRoutes: WriteRoute[] = [
     summary: 'Archives the organization (owner): it leaves every list and its ids answer 410. It stays on chain.',
     input: orgPath,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), ['owner'])
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), ['owner'])
       const archivedAt = w.now()
       await setOrganizationSettings(w, org.address, { archived_at: archivedAt })
       return { data: { ...(await orgView(w, org.address, 'owner')), archived_at: archivedAt.toISOString() }, message: 'Organization archived' }
@@ -131,7 +131,7 @@ export const organizationRoutes: WriteRoute[] = [
     method: 'GET', path: '/v1/orgs/:id/projects', access: 'wallet',
     summary: 'The organization\'s projects (any member).', input: orgPath,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), READERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), READERS)
       return { data: (await projectsOfOrganization(w, org.address)).map((row) => toProjectView(row)), message: 'Organization projects retrieved' }
     },
   }),
@@ -142,7 +142,7 @@ export const organizationRoutes: WriteRoute[] = [
     method: 'GET', path: '/v1/orgs/:id/members', access: 'wallet',
     summary: 'Members besides the on-chain owner (any member).', input: orgPath,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), READERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), READERS)
       return { data: (await listOrgMembers(w, org.address)).map((m) => toOrgMemberView(org.id, m)), message: 'Organization members retrieved' }
     },
   }),
@@ -152,7 +152,7 @@ export const organizationRoutes: WriteRoute[] = [
     summary: 'Adds a member (owner or admin; only the owner adds admins).',
     input: memberTarget.extend({ role: memberRole }),
     async handle({ w, principal, input }) {
-      const { org, role } = await requireOrgRole(w, input.id, walletAddress(principal), MANAGERS)
+      const { org, role } = await requireOrgRole(w, input.id, walletOf(principal), MANAGERS)
       if (input.wallet_address === org.owner) throw conflict(`${input.wallet_address} owns the organization on chain; the owner needs no membership`)
       if (input.role === 'admin' && role !== 'owner') throw forbidden('only the owner adds admins')
       const added = await insertOrgMember(w, org.address, input.wallet_address, input.role)
@@ -169,7 +169,7 @@ export const organizationRoutes: WriteRoute[] = [
     summary: 'Changes a member\'s role (owner or admin; only the owner changes admins or grants admin).',
     input: memberTarget.extend({ role: memberRole }),
     async handle({ w, principal, input }) {
-      const wallet = walletAddress(principal)
+      const wallet = walletOf(principal)
       const { org, role } = await requireOrgRole(w, input.id, wallet, MANAGERS)
       if (input.wallet_address === org.owner) throw forbidden('the owner\'s role comes from the chain and cannot be changed here')
       const target = await findOrgMember(w, org.address, input.wallet_address)
@@ -188,7 +188,7 @@ export const organizationRoutes: WriteRoute[] = [
     summary: 'Removes a member (owner or admin; only the owner removes admins); any member may remove itself.',
     input: memberTarget,
     async handle({ w, principal, input }) {
-      const wallet = walletAddress(principal)
+      const wallet = walletOf(principal)
       const leaving = input.wallet_address === wallet
       const { org, role } = await requireOrgRole(w, input.id, wallet, leaving ? READERS : MANAGERS)
       if (input.wallet_address === org.owner) throw forbidden('the owner cannot be removed; ownership is on chain')
@@ -207,7 +207,7 @@ export const organizationRoutes: WriteRoute[] = [
     method: 'GET', path: '/v1/orgs/:id/models', access: 'wallet',
     summary: 'Models the organization enrolled (any member).', input: orgPath,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), READERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), READERS)
       const models = await enrolledModels(w, org.address)
       return { data: models.map((m) => ({ ...toModelView(m), enrolled_at: m.enrolled_at.toISOString() })), message: 'Models fetched' }
     },
@@ -218,7 +218,7 @@ export const organizationRoutes: WriteRoute[] = [
     summary: 'Enrols an active model of the catalogue (owner or admin); enrolling it again changes nothing.',
     input: modelTarget,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), MANAGERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), MANAGERS)
       const model = await findModel(w, input.model_id)
       if (!model) throw notFound(`model ${input.model_id} does not exist (GET /api/v1/models lists them)`)
       if (!model.is_active) throw badRequest(`model ${input.model_id} (${model.name}) is not active`)
@@ -232,7 +232,7 @@ export const organizationRoutes: WriteRoute[] = [
     summary: 'Withdraws a model (owner or admin); refused while a project uses it as its default model.',
     input: modelTarget,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), MANAGERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), MANAGERS)
       const using = await projectsDefaultingTo(w, org.address, input.model_id)
       if (using.length > 0) throw conflict(`project(s) ${using.join(', ')} use model ${input.model_id} as their default; change their default_model_id first`)
       if (!(await unenrollModel(w, org.address, input.model_id))) throw notFound(`model ${input.model_id} is not enrolled in organization ${org.id}`)
@@ -246,7 +246,7 @@ export const organizationRoutes: WriteRoute[] = [
     method: 'GET', path: '/v1/orgs/:id/balance', access: 'wallet',
     summary: 'The organization\'s tUSDT balance (base units, decimal string) as indexed (owner or admin).', input: orgPath,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), MANAGERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), MANAGERS)
       const funds = await organizationFunds(w, org.address)
       return { data: { balance: funds.balance.toString(), deposited: funds.deposited.toString(), address: org.address }, message: 'Organization balance fetched' }
     },
@@ -256,7 +256,7 @@ export const organizationRoutes: WriteRoute[] = [
     method: 'GET', path: '/v1/orgs/:id/expenditure', access: 'wallet',
     summary: 'What the organization spent: settled on chain plus charges not yet settled (owner or admin).', input: orgPath,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), MANAGERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), MANAGERS)
       const [funds, unsettled] = await Promise.all([organizationFunds(w, org.address), unsettledCharges(w, org.address)])
       return {
         data: { expenditure: (funds.spent + unsettled).toString(), settled: funds.spent.toString(), unsettled: unsettled.toString() },

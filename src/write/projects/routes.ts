@@ -8,11 +8,11 @@
  */
 import { z } from 'zod'
 import type { ProjectRole } from '../../db/index.js'
-import { requireOrgRole, requireProjectAccess, walletAddress, type OrgRole } from '../access/roles.js'
+import { requireOrgRole, requireProjectAccess, type OrgRole } from '../access/roles.js'
 import type { WriteContext } from '../context.js'
 import { badRequest, conflict, notFound } from '../http/errors.js'
 import { address, displayName, flag, id } from '../http/inputs.js'
-import { route, type WriteRoute } from '../http/route.js'
+import { route, type WriteRoute, walletOf } from '../http/route.js'
 import { findModel, isModelEnrolled, organizationsOf } from '../orgs/queries.js'
 import {
   deleteProjectMember, findProjectMember, insertProject, insertProjectMember, listProjectMembers, projectById, projectsVisibleTo, softDeleteProject,
@@ -43,7 +43,7 @@ export const projectRoutes: WriteRoute[] = [
     method: 'GET', path: '/v1/me/projects', access: 'wallet',
     summary: 'Projects the caller can see: every project of its organizations and those it is a member of, with its roles.',
     async handle({ w, principal }) {
-      const wallet = walletAddress(principal)
+      const wallet = walletOf(principal)
       const organizations = await organizationsOf(w, wallet)
       const projects = await projectsVisibleTo(w, wallet, organizations.map((o) => ({ address: o.row.address, role: o.role })))
       return { data: projects.map((p) => toProjectView(p.row, { role: p.projectRole, orgRole: p.orgRole })), message: 'Projects fetched' }
@@ -55,7 +55,7 @@ export const projectRoutes: WriteRoute[] = [
     summary: 'Creates a project in an organization (its owner or an admin).',
     input: z.object({ org_id: id, name: displayName }),
     async handle({ w, principal, input }) {
-      const { org, role } = await requireOrgRole(w, input.org_id, walletAddress(principal), ORG_MANAGERS.org)
+      const { org, role } = await requireOrgRole(w, input.org_id, walletOf(principal), ORG_MANAGERS.org)
       const projectId = await insertProject(w, org.address, input.name)
       return { status: 201, data: await projectView(w, projectId, { role: 'admin', orgRole: role }), message: 'Project created' }
     },
@@ -65,7 +65,7 @@ export const projectRoutes: WriteRoute[] = [
     method: 'GET', path: '/v1/projects/:id', access: 'wallet',
     summary: 'One project (any organization or project role).', input: projectPath,
     async handle({ w, principal, input }) {
-      const access = await requireProjectAccess(w, input.id, walletAddress(principal), READERS)
+      const access = await requireProjectAccess(w, input.id, walletOf(principal), READERS)
       return { data: await projectView(w, access.project.id, { role: access.projectRole, orgRole: access.orgRole }), message: 'Project retrieved' }
     },
   }),
@@ -75,7 +75,7 @@ export const projectRoutes: WriteRoute[] = [
     summary: 'Changes name, search_enabled, memory_enabled, default_model_id (an enrolled, active model of the organization; null clears it). Organization owner or admin.',
     input: z.strictObject({ id, name: displayName.optional(), search_enabled: flag.optional(), memory_enabled: flag.optional(), default_model_id: defaultModel.optional() }),
     async handle({ w, principal, input }) {
-      const access = await requireProjectAccess(w, input.id, walletAddress(principal), ORG_MANAGERS)
+      const access = await requireProjectAccess(w, input.id, walletOf(principal), ORG_MANAGERS)
       const { id: _id, ...fields } = input
       const change: ProjectChange = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
       if (Object.keys(change).length === 0) throw badRequest('nothing to change: send name, search_enabled, memory_enabled or default_model_id')
@@ -96,7 +96,7 @@ export const projectRoutes: WriteRoute[] = [
     method: 'DELETE', path: '/v1/projects/:id', access: 'wallet',
     summary: 'Deletes a project (organization owner or admin); its id answers 404 afterwards.', input: projectPath,
     async handle({ w, principal, input }) {
-      const access = await requireProjectAccess(w, input.id, walletAddress(principal), ORG_MANAGERS)
+      const access = await requireProjectAccess(w, input.id, walletOf(principal), ORG_MANAGERS)
       const view = await projectView(w, access.project.id)
       await softDeleteProject(w, access.project.id)
       return { data: view, message: 'Project deleted' }
@@ -110,7 +110,7 @@ export const projectRoutes: WriteRoute[] = [
     summary: 'The project\'s members (any organization or project role). The organization\'s owner and admins administer it without a row.',
     input: projectPath,
     async handle({ w, principal, input }) {
-      const { project } = await requireProjectAccess(w, input.id, walletAddress(principal), READERS)
+      const { project } = await requireProjectAccess(w, input.id, walletOf(principal), READERS)
       return { data: (await listProjectMembers(w, project.id)).map((m) => toProjectMemberView(project.id, m)), message: 'Project members retrieved' }
     },
   }),
@@ -120,7 +120,7 @@ export const projectRoutes: WriteRoute[] = [
     summary: 'Adds a member with a role: admin, developer or viewer (project admin).',
     input: memberTarget.extend({ role: projectRole }),
     async handle({ w, principal, input }) {
-      const { project, org } = await requireProjectAccess(w, input.id, walletAddress(principal), MEMBER_MANAGERS)
+      const { project, org } = await requireProjectAccess(w, input.id, walletOf(principal), MEMBER_MANAGERS)
       if (input.wallet_address === org.owner) throw conflict(`${input.wallet_address} owns the organization and administers every project of it`)
       const added = await insertProjectMember(w, project.id, input.wallet_address, input.role)
       if (!added) {
@@ -136,7 +136,7 @@ export const projectRoutes: WriteRoute[] = [
     summary: 'Changes a member\'s role (project admin).',
     input: memberTarget.extend({ role: projectRole }),
     async handle({ w, principal, input }) {
-      const { project } = await requireProjectAccess(w, input.id, walletAddress(principal), MEMBER_MANAGERS)
+      const { project } = await requireProjectAccess(w, input.id, walletOf(principal), MEMBER_MANAGERS)
       const updated = await updateProjectMemberRole(w, project.id, input.wallet_address, input.role)
       if (!updated) throw notFound(`${input.wallet_address} is not a member of project ${project.id}`)
       return { data: toProjectMemberView(project.id, updated), message: 'Member role updated' }
@@ -148,7 +148,7 @@ export const projectRoutes: WriteRoute[] = [
     summary: 'Removes a member (project admin); any member may remove itself.',
     input: memberTarget,
     async handle({ w, principal, input }) {
-      const wallet = walletAddress(principal)
+      const wallet = walletOf(principal)
       const { project } = await requireProjectAccess(w, input.id, wallet, input.wallet_address === wallet ? READERS : MEMBER_MANAGERS)
       const removed = await deleteProjectMember(w, project.id, input.wallet_address)
       if (!removed) throw notFound(`${input.wallet_address} is not a member of project ${project.id}`)
@@ -163,7 +163,7 @@ export const projectRoutes: WriteRoute[] = [
     summary: 'Ids of the products the project uses: those it enabled that its organization has enabled on chain (any role).',
     input: projectPath,
     async handle({ w, principal, input }) {
-      const { project, org } = await requireProjectAccess(w, input.id, walletAddress(principal), READERS)
+      const { project, org } = await requireProjectAccess(w, input.id, walletOf(principal), READERS)
       const products = await usableProducts(w, project.id, org.address)
       return { data: { product_ids: products.map((p) => p.id) }, message: 'Project products fetched successfully' }
     },
@@ -174,7 +174,7 @@ export const projectRoutes: WriteRoute[] = [
     summary: 'The sum of the current prices of the products the project uses (tUSDT base units, decimal string; any role).',
     input: projectPath,
     async handle({ w, principal, input }) {
-      const { project, org } = await requireProjectAccess(w, input.id, walletAddress(principal), READERS)
+      const { project, org } = await requireProjectAccess(w, input.id, walletOf(principal), READERS)
       const products = await usableProducts(w, project.id, org.address)
       const total = products.reduce((sum, p) => sum + p.price, 0n)
       return { data: { total_price_per_call: total.toString(), product_ids: products.map((p) => p.id) }, message: 'Total price per call calculated' }

@@ -1,8 +1,8 @@
 /** Settlement of usage: the reconciliation of an organization and its settlement batches (owner or admin). */
 import { z } from 'zod'
-import { requireOrgRole, walletAddress, type OrgRole } from '../access/roles.js'
+import { requireOrgRole, type OrgRole } from '../access/roles.js'
 import { id } from '../http/inputs.js'
-import { route, type WriteRoute } from '../http/route.js'
+import { route, type WriteRoute, walletOf } from '../http/route.js'
 import { reconcile } from './reconcile.js'
 
 const MANAGERS: readonly OrgRole[] = ['owner', 'admin']
@@ -16,7 +16,7 @@ export const settlementRoutes: WriteRoute[] = [
       + '(tUSDT base units, decimal strings; "0" when they agree) (owner or admin).',
     input: orgPath,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), MANAGERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), MANAGERS)
       const [r] = await reconcile(w, org.address)
       return {
         data: {
@@ -35,7 +35,7 @@ export const settlementRoutes: WriteRoute[] = [
     summary: 'The organization\'s settlement batches, newest first (at most 100): batch id, status, total, lines, transaction (owner or admin).',
     input: orgPath,
     async handle({ w, principal, input }) {
-      const { org } = await requireOrgRole(w, input.id, walletAddress(principal), MANAGERS)
+      const { org } = await requireOrgRole(w, input.id, walletOf(principal), MANAGERS)
       const rows = await w.db
         .selectFrom('app.settlement_batches')
         .selectAll()

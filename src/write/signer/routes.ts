@@ -15,7 +15,7 @@ export const transactionRoutes: WriteRoute[] = [
     async handle({ w, input, principal }) {
       const entry = await w.outbox.get(String(input.id))
       // Someone else's transaction is answered like a missing one: ids are sequential, so a 403 would confirm it exists.
-      if (!entry || entry.requestedBy?.toLowerCase() !== walletOf(principal).toLowerCase()) throw notFound(`no transaction ${input.id} of yours`)
+      if (!entry || entry.requestedBy?.toLowerCase() !== walletOf(principal)) throw notFound(`no transaction ${input.id} of yours`)
       return { data: entryJson(entry) }
     },
   }),

@@ -27,14 +27,8 @@ export interface ChatCompletion {
   [field: string]: unknown
 }
 
-export interface ChatCompletionChunk {
-  id?: string
-  object?: string
-  model?: string
-  choices: Array<Record<string, unknown>>
-  usage?: Usage | null
-  [field: string]: unknown
-}
+/** A streamed chunk: the same loose shape as a completion (its choices carry `delta`s). */
+export type ChatCompletionChunk = ChatCompletion
 
 /** The OpenAI error body, which the gateway also answers with. */
 export interface OpenAIErrorBody {
