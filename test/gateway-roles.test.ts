@@ -125,6 +125,10 @@ async function serverTransactionFor(wallet: Address): Promise<string> {
 
 const org = ({ target }: Scene): Request => ({ params: { id: target.orgId } })
 const project = ({ target }: Scene): Request => ({ params: { id: target.projectId } })
+/** A conversation the target organization's owner started in its project (only its wallet may see it). */
+const ownerConversation = async ({ target }: Scene): Promise<Request> => ({
+  params: { id: (await must(gw.call<{ id: string }>('POST', '/api/v1beta/chat/conversations', { body: { project_id: target.projectId }, token: target.ownerToken }), 'create conversation')).id },
+})
 
 /** Who may call each route, and how to call it. Keys are `METHOD path` exactly as in the route table. */
 const matrix: Record<string, Row> = {
@@ -209,6 +213,15 @@ const matrix: Record<string, Row> = {
   'GET /v1/orgs/:id/usage': { allow: ORG_MANAGERS, scoped: true, request: org },
   'GET /v1/orgs/:id/reconciliation': { allow: ORG_MANAGERS, scoped: true, request: org },
   'GET /v1/orgs/:id/settlements': { allow: ORG_MANAGERS, scoped: true, request: org },
+
+  // ---- conversation memory (each wallet sees only the conversations it started) ----
+  'GET /v1beta/chat/conversations': { allow: 'signed-in' },
+  'POST /v1beta/chat/conversations': { allow: PRODUCT_USERS, ok: [201], scoped: true, request: ({ target }) => ({ body: { project_id: target.projectId } }) },
+  'GET /v1beta/chat/conversations/:id': { allow: ['owner'], scoped: true, request: ownerConversation },
+  'PATCH /v1beta/chat/conversations/:id': { allow: ['owner'], scoped: true, request: async (s) => ({ ...(await ownerConversation(s)), body: { title: `renamed by ${s.role}` } }) },
+  'DELETE /v1beta/chat/conversations/:id': { allow: ['owner'], scoped: true, request: ownerConversation },
+  'GET /v1beta/chat/conversations/:id/messages': { allow: ['owner'], scoped: true, request: ownerConversation },
+  'POST /v1beta/chat/conversations/:id/messages': { allow: ['owner'], ok: [201], scoped: true, request: async (s) => ({ ...(await ownerConversation(s)), body: { messages: [{ role: 'user', content: 'hi' }] } }) },
 
   // ---- projects ----
   'GET /v1/me/projects': { allow: 'signed-in' },

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ChainWalletClient } from '../src/chain/index.js'
 import { createRequestId, createRequestTimeout } from '../src/api/middleware/index.js'
 import type { ChatCompletionChunk, UpstreamStream } from '../src/write/inference/index.js'
-import { openEventStream, relayStream, type RelayOutcome } from '../src/write/inference/stream-relay.js'
+import { httpEventSink, relayStream, type RelayOutcome } from '../src/write/inference/stream-relay.js'
 import { startFakeUpstream, DEFAULT_CONTENT, type FakeUpstream } from './support/fake-upstream.js'
 import { startTestGateway, type TestGateway } from './support/gateway.js'
 import { INFERENCE_MODEL as MODEL, INFERENCE_MODEL_PRICE as MODEL_PRICE, setUpInferenceOrg } from './support/inference-org.js'
@@ -97,8 +97,9 @@ describe('POST /api/v1beta/openai/chat/completions with the openai client', () =
     const data = await client.chat.completions.create(params)
     expect(data.choices).toHaveLength(2)
     expect(data.choices[0]!.message.tool_calls?.[0]).toMatchObject({ function: { name: 'lookup', arguments: '{"q":"haithe"}' } })
-    const { model: _model, ...rest } = params
-    expect(fake.requests.at(-1)!.body).toMatchObject(rest)
+    const { model: _model, messages, ...rest } = params
+    // The project's prompt set comes first, then the client's messages as sent.
+    expect(fake.requests.at(-1)!.body).toMatchObject({ ...rest, messages: [{ role: 'system', content: 'Be kind' }, ...messages] })
   })
 
   it('streams with a scoped key; the usage chunk only when asked, though the upstream was always asked', async () => {
@@ -277,8 +278,9 @@ describe('a stream longer than the gateway\'s request timeout', () => {
     const app = new Koa()
     const router = new Router()
     router.post('/stream', async (c) => {
-      openEventStream(c)
-      await relayStream(c, upstream, { modelName: 'm', totalCost: '5', signal: c.state.signal, settle: async (o) => void (settled = o) })
+      const sink = httpEventSink(c)
+      sink.open({})
+      await relayStream(sink, upstream, { modelName: 'm', totalCost: '5', signal: c.state.signal, logger, settle: async (o) => void (settled = o) })
     })
     app.use(createRequestId({ logger })).use(createRequestTimeout({ timeoutMs: 60, logger })).use(router.routes())
     const server = createServer(app.callback())

@@ -10,6 +10,7 @@ import type { ChainConfig } from '../config/index.js'
 import type { Context } from '../context.js'
 import { migrateToLatest, type DatabaseHandle } from '../db/index.js'
 import { createBilling, createGatewayServer, createSettler, createOutbox, writeRoutes, type GatewayServer, type WriteContext } from '../write/index.js'
+import { createCallCache } from '../write/inference/chat/call-cache.js'
 import { UsageError } from './errors.js'
 import { openDatabase } from './migrate.js'
 
@@ -34,10 +35,10 @@ export function startGateway(ctx: Context, database: DatabaseHandle, chain: Chai
   })
   const billing = createBilling({ db: database.db, chain, logger: logger.child({ component: 'billing' }), metrics: ctx.metrics })
   const w: WriteContext = {
-    db: database.db, chain, publicClient, account, outbox, billing, config: ctx.config, jwtSecret: secrets.jwtSecret,
+    db: database.db, chain, publicClient, account, outbox, billing, callCache: createCallCache(), config: ctx.config, jwtSecret: secrets.jwtSecret,
     logger, metrics: ctx.metrics, now: () => new Date(),
   }
-  const server = createGatewayServer(w, { routes: writeRoutes })
+  const server = createGatewayServer(w, { routes: writeRoutes, listen: database.listen })
   server.addReadinessCheck({ name: 'database', check: async () => (await sql`select 1`.execute(database.db), database.kind) })
   server.addReadinessCheck({ name: 'chain', check: async () => `head ${await publicClient.getBlockNumber()}` })
   const signing = outbox.run(ctx.shutdown.signal).catch((err: unknown) => logger.error({ err }, 'outbox signer stopped'))

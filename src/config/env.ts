@@ -21,6 +21,13 @@ export const envOverrides = {
   STRIPE_WEBHOOK_SECRET: 'webhooks.stripe.secret',
   WEBHOOK_SECRET: 'webhooks.generic.secret',
   TEE_ATTESTATION_URL: 'tee.attestationUrl',
+  TEE_SECRET: 'tee.secret',
+  IPFS_GATEWAY: 'inference.ipfsGateway',
+  INFERENCE_ALLOW_HOSTS: 'inference.allowHosts',
+  MEMORY_WINDOW: 'inference.memoryWindow',
+  SEARCH_PROVIDER: 'search.provider',
+  SEARCH_URL: 'search.baseUrl',
+  SEARCH_API_KEY: 'search.apiKey',
   GRPC_PORT: 'grpc.port',
   INDEXER_PORT: 'indexer.port',
   LOG_LEVEL: 'log.level',
@@ -41,7 +48,7 @@ export const envOverrides = {
 } as const
 
 /** Values that are lists in the configuration and comma-separated in the environment. */
-const listPaths = new Set<string>(['api.corsOrigins', 'api.apiKeys', 'gateway.siweDomains'])
+const listPaths = new Set<string>(['api.corsOrigins', 'api.apiKeys', 'gateway.siweDomains', 'inference.allowHosts'])
 
 export type EnvName = keyof typeof envOverrides
 

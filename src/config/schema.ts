@@ -103,7 +103,40 @@ export const configSchema = z.object({
       toleranceSeconds: z.number().int().positive(),
     }),
   ),
-  tee: z.object({ attestationUrl: httpUrl.nullable() }),
+  tee: z.object({
+    attestationUrl: httpUrl.nullable(),
+    /** Decrypts products' content (OpenPGP, symmetric); without it encrypted products cannot be used. Never logged. */
+    secret: z.string().min(16, 'the TEE secret must be at least 16 characters').nullable(),
+  }),
+  /** What shapes an inference call besides the request: products' content, tools, knowledge, memory. */
+  inference: z.object({
+    /** `ipfs://<cid>/<path>` is fetched as `<ipfsGateway><cid>/<path>`. */
+    ipfsGateway: httpUrl,
+    /**
+     * Destinations allowed although loopback, private or link-local (INFERENCE_ALLOW_HOSTS,
+     * comma-separated): a host name, `host:port`, an IP address or a CIDR block. Everything else
+     * of that kind is refused to product content fetches and tools.
+     */
+    allowHosts: z.array(z.string().min(1)),
+    /** Fetching a product's content. */
+    contentTimeoutMs: z.coerce.number().int().positive(),
+    maxContentBytes: z.coerce.number().int().positive(),
+    /** One tool call (an RPC tool's request, a web search). */
+    toolTimeoutMs: z.coerce.number().int().positive(),
+    maxToolResponseBytes: z.coerce.number().int().positive(),
+    /** Upstream rounds a call may spend running the gateway's tools before it answers. */
+    maxToolRounds: z.coerce.number().int().min(1).max(10),
+    /** Knowledge chunks injected into a call at most. */
+    knowledgeChunks: z.coerce.number().int().min(1).max(20),
+    /** Messages of a conversation's memory sent with each call. */
+    memoryWindow: z.coerce.number().int().min(1).max(200),
+  }),
+  /** Web search for projects that enable it; `none` turns it off. */
+  search: z.object({
+    provider: z.enum(['none', 'tavily', 'brave', 'searxng'], { error: 'must be none, tavily, brave or searxng' }),
+    baseUrl: httpUrl.nullable(),
+    apiKey: z.string().min(1).nullable(),
+  }),
   grpc: z.object({ host: z.string().min(1), port }),
   indexer: z.object({
     /** Health and metrics of `haithe indexer`. */

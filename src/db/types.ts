@@ -413,6 +413,43 @@ export interface UsageLedgerTable {
   updated_at: CreatedAt
 }
 
+export interface KnowledgeChunksTable {
+  chain_id: number
+  product: string
+  version: string
+  ordinal: number
+  content: string
+  /** Generated from content (to_tsvector('english', content)). */
+  tsv: ColumnType<string, never, never>
+  created_at: CreatedAt
+}
+
+export interface ConversationsTable {
+  id: string
+  chain_id: number
+  project_id: string | bigint
+  wallet: string
+  external_id: string | null
+  title: string | null
+  created_at: CreatedAt
+  updated_at: CreatedAt
+  deleted_at: Timestamp | null
+}
+
+export interface MemoryMessagesTable {
+  id: Generated<string>
+  conversation_id: string
+  role: string
+  message: ColumnType<unknown, string, string>
+  created_at: CreatedAt
+}
+
+export interface BillingAccountsTable {
+  chain_id: number
+  organization: string
+  owed: ColumnType<string, string | undefined, string>
+}
+
 export interface UsageLineProductsTable {
   ledger_id: string | bigint
   product: string
@@ -473,6 +510,10 @@ export interface Database {
   'app.webhook_events': WebhookEventsTable
   'app.idempotent_requests': IdempotentRequestsTable
   'app.usage_ledger': UsageLedgerTable
+  'app.billing_accounts': BillingAccountsTable
+  'app.knowledge_chunks': KnowledgeChunksTable
+  'app.conversations': ConversationsTable
+  'app.memory_messages': MemoryMessagesTable
   'app.usage_line_products': UsageLineProductsTable
   'app.settlement_batches': SettlementBatchesTable
 }

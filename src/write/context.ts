@@ -9,6 +9,7 @@ import type { ChainConfig, HaitheConfig } from '../config/index.js'
 import type { Database } from '../db/index.js'
 import type { Logger, Registry } from '../obs/index.js'
 import type { Billing } from './billing/index.js'
+import type { CallCache } from './inference/chat/call-cache.js'
 import type { Outbox } from './signer/outbox.js'
 
 export interface WriteContext {
@@ -21,6 +22,8 @@ export interface WriteContext {
   outbox: Outbox
   /** Reserves, charges and releases the price of inference calls. */
   billing: Billing
+  /** What inference calls read before they start, remembered for a moment (cleared by write routes). */
+  callCache: CallCache
   config: HaitheConfig
   /** HS256 secret of session tokens. */
   jwtSecret: string

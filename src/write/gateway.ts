@@ -1,7 +1,8 @@
 /**
  * The write path's HTTP server (`haithe gateway`): v1's `/api` routes in its envelope, with the
  * read API's middleware (request id, access log, metrics, CORS, timeout, rate limits) and
- * authentication by session JWT or API key. Health, readiness and metrics as everywhere.
+ * authentication by session JWT or API key. Health, readiness and metrics as everywhere. The
+ * WebSocket JSON-RPC endpoint (/api/v1beta/ws) shares its HTTP server.
  */
 import { createServer, type Server } from 'node:http'
 import Router from '@koa/router'
@@ -10,11 +11,15 @@ import { addOperationsRoutes, type ReadinessCheck } from '../api/index.js'
 import { createAccessLog, createCors, createHttpMetrics, createRateLimit, createRequestId, createRequestTimeout, type RateLimitMiddleware } from '../api/middleware/index.js'
 import { createGatewayIdentifier } from './auth/authenticate.js'
 import type { WriteContext } from './context.js'
+import { createOrgEventHub, type ListenFn, type OrgEventHub } from './events/index.js'
 import { createEnvelopeErrorBoundary, failureBody } from './http/envelope.js'
 import { OPENAI_PATH_PREFIX, openAiErrorBody } from './http/openai-errors.js'
 import { buildGatewayOpenApiDocument } from './http/openapi.js'
 import { mountRoutes, type WriteRoute } from './http/route.js'
 import { mountOpenAiRoutes } from './inference/openai-routes.js'
+import { openAiPaths } from './inference/openapi-paths.js'
+import { createProductLoader } from './inference/products/index.js'
+import { attachRpcSocket, type RpcSocket } from './ws/index.js'
 
 export interface GatewayServer {
   app: Koa
@@ -29,6 +34,8 @@ export interface GatewayServerOptions {
   proxy?: boolean
   /** Prefix of the rate limiter's keys (tests isolate themselves with it). */
   rateLimitPrefix?: string
+  /** LISTEN on the primary database (`DatabaseHandle.listen`): usage and settlement events for the WebSocket's subscriptions. */
+  listen?: ListenFn
 }
 
 const GATEWAY_API_VERSION = '1.0.0'
@@ -64,21 +71,28 @@ export function createGatewayServer(w: WriteContext, options: GatewayServerOptio
   app.use((c, next) => (c.path.startsWith(OPENAI_PATH_PREFIX) ? inferenceTimeout(c, next) : timeout(c, next)))
   app.use(rateLimit)
   mountRoutes(router, options.routes, w)
-  mountOpenAiRoutes(router, w)
-  const openApiJson = JSON.stringify(buildGatewayOpenApiDocument(options.routes, { version: GATEWAY_API_VERSION }))
+  const chat = { w, products: createProductLoader(w) }
+  mountOpenAiRoutes(router, chat)
+  const openApiJson = JSON.stringify(buildGatewayOpenApiDocument(options.routes, { version: GATEWAY_API_VERSION }, openAiPaths))
   router.get('/api/openapi.json', (c) => {
     c.type = 'application/json'
     c.body = openApiJson
   })
   app.use(router.routes()).use(router.allowedMethods())
 
+  const events: OrgEventHub | null = options.listen
+    ? createOrgEventHub({ listen: options.listen, chainId: w.chain.chainId, logger: logger.child({ component: 'org-events' }) })
+    : null
+
   let server: Server | undefined
+  let rpc: RpcSocket | undefined
   return {
     app,
     addReadinessCheck: (check) => void checks.push(check),
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         server = createServer(app.callback())
+        rpc = attachRpcSocket(server, { chat, events: () => events, logger, proxy: options.proxy ?? false })
         server.once('error', (err: NodeJS.ErrnoException) =>
           reject(err.code === 'EADDRINUSE' ? new GatewayPortInUseError(`gateway: port ${port} on ${host} is in use (set GATEWAY_PORT to another port)`) : err),
         )
@@ -88,6 +102,8 @@ export function createGatewayServer(w: WriteContext, options: GatewayServerOptio
         })
       }),
     close: async () => {
+      await rpc?.close()
+      await events?.close()
       await new Promise<void>((resolve) => {
         if (!server) return resolve()
         server.close(() => resolve())

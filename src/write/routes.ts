@@ -2,6 +2,7 @@
 import { authRoutes } from './auth/routes.js'
 import { usageRoutes } from './billing/routes.js'
 import type { WriteRoute } from './http/route.js'
+import { conversationRoutes } from './inference/memory/index.js'
 import { marketRoutes } from './market/routes.js'
 import { organizationRoutes } from './orgs/routes.js'
 import { projectRoutes } from './projects/routes.js'
@@ -18,4 +19,5 @@ export const writeRoutes: readonly WriteRoute[] = [
   ...webhookRoutes,
   ...transactionRoutes,
   ...settlementRoutes,
+  ...conversationRoutes,
 ]

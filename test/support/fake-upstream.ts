@@ -28,8 +28,10 @@ export type Behaviour =
       chunkDelayMs?: number
       /** Where the usage goes: OpenAI's `usage`, Groq's `x_groq.usage`, Moonshot's `choices[0].usage`. */
       usageAt?: 'usage' | 'x_groq' | 'choices'
-      /** Arguments of the tool call, when the request offers tools. */
+      /** Calls a tool, when the request offers tools: with these arguments. */
       toolArguments?: Record<string, unknown>
+      /** The offered tool to call (default: the first). */
+      toolName?: string
     }
   | { kind: 'error'; status: number; body?: unknown; headers?: Record<string, string> }
   /** Streams `afterChunks` content chunks, then `data: {"error": …}`. */
@@ -167,13 +169,19 @@ interface Plan {
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number }
 }
 
-/** The answer to a request: text split into words, or one tool call when tools are offered. */
-function planAnswer(body: Record<string, unknown>, answer: { content?: string; toolArguments?: Record<string, unknown> }): Plan {
+/**
+ * The answer to a request: text split into words, or one tool call when the behaviour asks for
+ * one (toolName / toolArguments), tools are offered and the conversation does not end with a
+ * tool's result (a model answers once it has it).
+ */
+function planAnswer(body: Record<string, unknown>, answer: { content?: string; toolArguments?: Record<string, unknown>; toolName?: string }): Plan {
   const n = typeof body.n === 'number' ? body.n : 1
-  const prompt = JSON.stringify(body.messages ?? []).split(/\s+/).length
+  const messages = Array.isArray(body.messages) ? (body.messages as Array<{ role?: string }>) : []
+  const prompt = JSON.stringify(messages).split(/\s+/).length
   const tools = Array.isArray(body.tools) ? (body.tools as Array<{ function?: { name?: string } }>) : []
-  if (tools.length > 0 && body.tool_choice !== 'none') {
-    const name = tools[0]?.function?.name ?? 'tool'
+  const asked = answer.toolName !== undefined || answer.toolArguments !== undefined
+  if (asked && tools.length > 0 && body.tool_choice !== 'none' && messages.at(-1)?.role !== 'tool') {
+    const name = answer.toolName ?? tools[0]?.function?.name ?? 'tool'
     const args = JSON.stringify(answer.toolArguments ?? {})
     const call = { id: 'call_fake_1', type: 'function', function: { name, arguments: args } }
     return {

@@ -35,10 +35,41 @@ export async function setUpInferenceOrg(
   const project = (await gw.call<InferenceOrg['project']>('POST', '/api/v1/projects', { token: ownerToken, query: { org_id: org.id, name: 'Bot' } })).body.data
 
   await gw.registerCreator(creator)
+  const product = await addEnabledProduct(gw, { owner, creator }, { org, project, ownerToken }, {
+    name: `${options.name} prompts`, uri: 'data:application/json,["Be kind"]', category: 'promptset', price: options.productPrice,
+  })
+  // The balance the billing reserves against is the index's.
+  await eventually(
+    () => gw.database.db.selectFrom('chain.organizations').select('balance').where('address', '=', org.address).executeTakeFirst(),
+    (row) => row !== undefined && BigInt(row.balance) > 0n,
+    'the organization balance',
+  )
+  return { org, project, product, ownerToken }
+}
+
+export interface ProductSpec {
+  name: string
+  uri: string
+  category: string
+  price: bigint
+  /** The product's `encryptedKeyForTEE` (default "key"). */
+  encryptedKey?: string
+}
+
+/**
+ * A product published by `creator` (already registered), enabled on chain by the organization
+ * and for the project, and seen by the gateway as one of the project's products.
+ */
+export async function addEnabledProduct(
+  gw: TestGateway, wallets: { owner: ChainWalletClient; creator: ChainWalletClient },
+  target: Pick<InferenceOrg, 'org' | 'project' | 'ownerToken'>, spec: ProductSpec,
+): Promise<InferenceOrg['product']> {
+  const { owner, creator } = wallets
+  const { org, project, ownerToken } = target
   const creatorToken = await gw.signIn(creator)
   const added = await creator.writeContract({
     address: gw.dev.deployment.orchestrator, abi: haitheOrchestratorAbi, functionName: 'addProduct',
-    args: [`${options.name} prompts`, 'data:application/json,["Be kind"]', 'iv', 'key', 'promptset', options.productPrice],
+    args: [spec.name, spec.uri, 'iv', spec.encryptedKey ?? 'key', spec.category, spec.price],
   })
   await waitForSuccess(gw.dev.publicClient, added)
   const product = (await gw.call<{ created: InferenceOrg['product'][] }>('POST', '/api/v1/products', { token: creatorToken, query: { tx_hash: added } })).body.data.created[0]!
@@ -52,11 +83,5 @@ export async function setUpInferenceOrg(
     (a) => a.body.data.product_ids.includes(product.id),
     'the enabled product',
   )
-  // The balance the billing reserves against is the index's.
-  await eventually(
-    () => gw.database.db.selectFrom('chain.organizations').select('balance').where('address', '=', org.address).executeTakeFirst(),
-    (row) => row !== undefined && BigInt(row.balance) > 0n,
-    'the organization balance',
-  )
-  return { org, project, product, ownerToken }
+  return product
 }

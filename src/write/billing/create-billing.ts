@@ -11,6 +11,7 @@ import { formatUnits } from 'viem'
 import type { ChainConfig } from '../../config/index.js'
 import type { Database } from '../../db/index.js'
 import type { Logger, Registry } from '../../obs/index.js'
+import { publishUsage } from '../events/index.js'
 import { indexedBalance, keySpentSince, owedAmount, startOfUtcMonth } from './balance.js'
 import { DuplicateRequestError, InsufficientQuotaError, type Billing, type ChargeRequest, type Reservation, type Usage } from './billing.js'
 import { createBillingMetrics } from './metrics.js'
@@ -91,21 +92,34 @@ export function createBilling(options: BillingOptions): Billing {
     }
   }
 
-  /** Moves a reserved line to `status`; a repeat (or a line already closed otherwise) changes nothing. */
+  /**
+   * Moves a reserved line to `status` and publishes it to the organization's subscribers (on
+   * commit); a repeat (or a line already closed otherwise) changes nothing.
+   */
   async function close(reservation: Reservation, status: 'charged' | 'released', usage: Usage | null): Promise<void> {
-    const updated = await db
-      .updateTable('app.usage_ledger')
-      .set({
-        status,
-        updated_at: now(),
-        ...(status === 'charged' && usage
-          ? { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens }
-          : {}),
-      })
-      .where('id', '=', reservation.id)
-      .where('status', '=', 'reserved')
-      .returning('id')
-      .executeTakeFirst()
+    const updated = await db.transaction().execute(async (trx) => {
+      const line = await trx
+        .updateTable('app.usage_ledger')
+        .set({
+          status,
+          updated_at: now(),
+          ...(status === 'charged' && usage
+            ? { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens }
+            : {}),
+        })
+        .where('id', '=', reservation.id)
+        .where('status', '=', 'reserved')
+        .returning(['id', 'request_id', 'organization', 'project_id', 'model_id', 'amount', 'prompt_tokens', 'completion_tokens', 'total_tokens'])
+        .executeTakeFirst()
+      if (line) {
+        const tokens = line.total_tokens === null ? null : { prompt: line.prompt_tokens ?? 0, completion: line.completion_tokens ?? 0, total: line.total_tokens }
+        await publishUsage(trx, {
+          chainId: chain.chainId, organization: line.organization, requestId: line.request_id, projectId: String(line.project_id),
+          modelId: line.model_id, amount: String(line.amount), status, tokens,
+        })
+      }
+      return line
+    })
     if (updated) {
       metrics.settledCalls.inc({ outcome: status })
       return

@@ -22,9 +22,12 @@ const failure: JsonSchema = {
 
 const failureResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: `${COMPONENTS}Failure` } } } })
 
-export function buildGatewayOpenApiDocument(routes: readonly WriteRoute[], info: { version: string }): JsonSchema {
+/** `extraPaths`: routes outside the table, described by hand (the OpenAI-compatible ones). */
+export function buildGatewayOpenApiDocument(
+  routes: readonly WriteRoute[], info: { version: string }, extraPaths: Record<string, Record<string, unknown>> = {},
+): JsonSchema {
   const components: Record<string, JsonSchema> = { Failure: failure }
-  const paths: Record<string, Record<string, unknown>> = {}
+  const paths: Record<string, Record<string, unknown>> = { ...extraPaths }
   for (const route of routes) {
     const pathNames = new Set([...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!))
     const parameters: unknown[] = []
@@ -58,7 +61,7 @@ export function buildGatewayOpenApiDocument(routes: readonly WriteRoute[], info:
     info: {
       title: 'Haithe gateway (v1-compatible /api)',
       version: info.version,
-      description: 'Wallet sign-in, API keys, organizations, projects, creators, products, faucet, webhooks and server transactions. Answers are `{success, message, data}`; amounts are tUSDT base units as decimal strings. Authenticate with `Authorization: Bearer <session token or sk- key>`. Write routes accept an `Idempotency-Key` header.',
+      description: 'Wallet sign-in, API keys, organizations, projects, creators, products, faucet, webhooks, server transactions, conversations and OpenAI-compatible inference (/api/v1beta/openai, in OpenAI\'s wire format). Other answers are `{success, message, data}`; amounts are tUSDT base units as decimal strings. Authenticate with `Authorization: Bearer <session token or sk- key>`. Write routes accept an `Idempotency-Key` header.',
     },
     paths,
     components: { schemas: components, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },

@@ -89,6 +89,8 @@ export function mountRoutes(router: Router, routes: readonly WriteRoute[], w: Wr
       }
       const run = () => spec.handle({ w, c, input: input as never, principal: principal as never, rawBody: body?.raw })
       const reply = c.method !== 'GET' && c.get('idempotency-key') ? await withIdempotencyKey(w, c, run) : await run()
+      // A write may change what inference calls are allowed to do (roles, products, settings).
+      if (c.method !== 'GET') w.callCache.clear()
       c.status = reply.status ?? 200
       const envelope: SuccessBody = { success: true, message: reply.message ?? 'ok', data: reply.data ?? null }
       c.body = envelope

@@ -27,8 +27,7 @@ export interface CallerContext {
 /** Roles that may call inference (v1): organization owner/admin, project admin/developer. */
 const CALLING_PROJECT_ROLES: ReadonlySet<string> = new Set(['admin', 'developer'])
 
-export function requirePrincipal(c: Context): Principal {
-  const principal = c.state.principal
+function requirePrincipal(principal: Principal | undefined): Principal {
   if (!principal) {
     throw new OpenAiError(401, 'invalid_api_key', 'You did not provide an API key: send Authorization: Bearer <sk- key, scoped key or session token>.')
   }
@@ -78,14 +77,23 @@ async function refuseArchived(w: Pick<WriteContext, 'db' | 'chain'>, org: Organi
  * caller belongs to.
  */
 export async function resolveCaller(w: WriteContext, c: Context, needProject: boolean): Promise<CallerContext> {
-  const principal = requirePrincipal(c)
+  const scope = { organization: header(c, 'haithe-organization', 'openai-organization'), project: header(c, 'haithe-project', 'openai-project') }
+  const principal = c.state.principal
+  if (!principal) return resolveCallerOf(w, principal, scope, needProject)
+  const who = principal.kind === 'session' ? `session:${principal.sessionId}` : `key:${principal.keyId}`
+  return w.callCache.get(`caller:${who}:${scope.organization ?? ''}:${scope.project ?? ''}:${needProject}`, () => resolveCallerOf(w, principal, scope, needProject))
+}
+
+/** The same for a principal authenticated elsewhere (the WebSocket), with the organization and project named as in the headers. */
+export async function resolveCallerOf(
+  w: WriteContext, authenticated: Principal | undefined, scope: { organization?: string | undefined; project?: string | undefined }, needProject: boolean,
+): Promise<CallerContext> {
+  const principal = requirePrincipal(authenticated)
   const wallet = principal.address.toLowerCase() as Address
   const apiKeyId = principal.kind === 'session' ? null : principal.keyId
   const monthlyLimit = principal.kind === 'scopedKey' ? principal.monthlyLimit : null
-  const orgHeader = header(c, 'haithe-organization', 'openai-organization')
-  const projectHeader = header(c, 'haithe-project', 'openai-project')
-  const orgAddress = orgHeader ? parseOrganization(orgHeader) : undefined
-  const projectUid = projectHeader ? parseProjectUid(projectHeader) : undefined
+  const orgAddress = scope.organization ? parseOrganization(scope.organization) : undefined
+  const projectUid = scope.project ? parseProjectUid(scope.project) : undefined
 
   if (principal.kind === 'scopedKey') {
     const keyOrg = principal.organization.toLowerCase() as Address

@@ -1,13 +1,12 @@
 /**
- * Relays an upstream SSE stream to the client in OpenAI's wire format: every chunk as
- * `data: <json>\n\n` with our model name, the usage-only chunk only when the client asked
- * (`stream_options.include_usage`, with `usage.total_cost` added), then `data: [DONE]\n\n`. A
- * failure after the first byte is one `data: {"error": …}` event, then the end. The headers
- * (200, text/event-stream) go out once the upstream answered 2xx, so earlier failures keep their
- * real status; once they are out, the gateway's request timeout leaves the stream alone.
+ * Relays an upstream stream to the client: every chunk with our model name, the usage chunk only
+ * when the client asked (`stream_options.include_usage`, with `usage.total_cost` added), then the
+ * end. A failure after the first byte is one `{"error": …}` event, then the end. Where the events
+ * go is the sink's business: SSE over HTTP (`httpEventSink`), notifications over the WebSocket.
  */
 import type { Context } from 'koa'
 import { SSE_DONE, sseData } from './sse.js'
+import { ToolCallAssembler } from './chat/tool-loop.js'
 import { UpstreamError, isUsageOnlyChunk, type ChatCompletionChunk, type UpstreamStream, type Usage } from './providers/index.js'
 
 export interface RelayOutcome {
@@ -16,6 +15,19 @@ export interface RelayOutcome {
   /** Whether any content (text, tool call, refusal…) reached the client. */
   produced: boolean
   usage: Usage | null
+  /** The first choice's answer, assembled from its deltas (what conversation memory keeps). */
+  message: { role: 'assistant'; content: string | null; tool_calls?: unknown[] }
+}
+
+/** Where a streamed answer goes. */
+export interface EventSink {
+  /** The answer starts (HTTP: status 200 and the event-stream headers, with these extra headers). */
+  open(headers: Readonly<Record<string, string>>): void
+  /** One event: a chunk, or `{error}`. Resolves when the transport can take more. */
+  send(event: unknown): Promise<void>
+  /** The end marker (`data: [DONE]`), after a complete answer only. */
+  done(): Promise<void>
+  close(): void
 }
 
 export interface RelayOptions {
@@ -26,6 +38,7 @@ export interface RelayOptions {
   signal: AbortSignal
   /** Settles the call before the last event goes out (charge or release). */
   settle(outcome: RelayOutcome): Promise<void>
+  logger: { error(obj: object, msg: string): void }
 }
 
 const CONTENT_FIELDS = ['content', 'tool_calls', 'function_call', 'refusal', 'reasoning', 'reasoning_content', 'audio'] as const
@@ -41,20 +54,10 @@ function carriesContent(chunk: ChatCompletionChunk): boolean {
   })
 }
 
-/** Starts the SSE answer: status and headers go out now (Koa is told not to respond). */
-export function openEventStream(c: Context): void {
-  c.status = 200
-  c.set('Content-Type', 'text/event-stream; charset=utf-8')
-  c.set('Cache-Control', 'no-cache, no-transform')
-  c.set('Connection', 'keep-alive')
-  c.set('X-Accel-Buffering', 'no')
-  c.respond = false
-  c.res.flushHeaders()
-}
-
-function writer(c: Context) {
+/** Server-sent events on a Koa response; Koa is told not to respond itself. */
+export function httpEventSink(c: Context): EventSink {
   const res = c.res
-  return async (text: string): Promise<void> => {
+  const write = async (text: string): Promise<void> => {
     if (res.destroyed || res.writableEnded) return
     if (res.write(text)) return
     await new Promise<void>((resolve) => {
@@ -67,15 +70,33 @@ function writer(c: Context) {
       res.once('close', done)
     })
   }
+  return {
+    open(headers) {
+      c.status = 200
+      c.set('Content-Type', 'text/event-stream; charset=utf-8')
+      c.set('Cache-Control', 'no-cache, no-transform')
+      c.set('Connection', 'keep-alive')
+      c.set('X-Accel-Buffering', 'no')
+      for (const [name, value] of Object.entries(headers)) c.set(name, value)
+      c.respond = false
+      res.flushHeaders()
+    },
+    send: (event) => write(sseData(event)),
+    done: () => write(SSE_DONE),
+    close() {
+      if (!res.writableEnded && !res.destroyed) res.end()
+    },
+  }
 }
 
-export async function relayStream(c: Context, upstream: UpstreamStream, options: RelayOptions): Promise<RelayOutcome> {
-  const write = writer(c)
+export async function relayStream(sink: EventSink, upstream: UpstreamStream, options: RelayOptions): Promise<RelayOutcome> {
   let produced = false
   let usageSent = false
   let last: ChatCompletionChunk | undefined
+  let content = ''
+  const calls = new ToolCallAssembler()
   const withCost = (usage: Usage) => ({ ...usage, total_cost: options.totalCost })
-  let outcome: RelayOutcome
+  let end: RelayOutcome['end']
   let failure: unknown
   try {
     for await (const chunk of upstream) {
@@ -88,13 +109,21 @@ export async function relayStream(c: Context, upstream: UpstreamStream, options:
       } else {
         last = chunk
         if (carriesContent(chunk)) produced = true
+        const delta = chunk.choices.find((choice) => (choice.index ?? 0) === 0)?.delta as Record<string, unknown> | undefined
+        if (typeof delta?.content === 'string') content += delta.content
+        calls.add(delta?.tool_calls)
       }
-      await write(sseData(chunk))
+      await sink.send(chunk)
     }
-    outcome = { end: options.signal.aborted ? 'client_gone' : 'done', produced, usage: upstream.usage }
+    end = options.signal.aborted ? 'client_gone' : 'done'
   } catch (err) {
     failure = err
-    outcome = { end: options.signal.aborted ? 'client_gone' : 'error', produced, usage: upstream.usage }
+    end = options.signal.aborted ? 'client_gone' : 'error'
+  }
+  const toolCalls = calls.list
+  const outcome: RelayOutcome = {
+    end, produced, usage: upstream.usage,
+    message: { role: 'assistant', content: content || null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
   }
   // Completion tokens counted by the upstream also mean something was produced.
   if ((outcome.usage?.completion_tokens ?? 0) > 0 && outcome.end !== 'done') outcome.produced = true
@@ -104,18 +133,18 @@ export async function relayStream(c: Context, upstream: UpstreamStream, options:
   if (outcome.end === 'done') {
     // Providers that report usage elsewhere (x_groq, choices[].usage) send no usage-only chunk.
     if (upstream.clientAskedUsage && !usageSent && outcome.usage) {
-      await write(sseData({ id: last?.id, object: 'chat.completion.chunk', created: last?.created, model: options.modelName, choices: [], usage: withCost(outcome.usage) }))
+      await sink.send({ id: last?.id, object: 'chat.completion.chunk', created: last?.created, model: options.modelName, choices: [], usage: withCost(outcome.usage) })
     }
-    await write(SSE_DONE)
+    await sink.done()
   } else if (outcome.end === 'error') {
     const error = failure instanceof UpstreamError
       ? failure.body.error
       : { message: 'the gateway failed while relaying the answer', type: 'server_error', param: null, code: 'internal' }
-    await write(sseData({ error }))
+    await sink.send({ error })
   }
-  if (!c.res.writableEnded && !c.res.destroyed) c.res.end()
+  sink.close()
   if (outcome.end === 'error' && !(failure instanceof UpstreamError)) {
-    c.state.logger.error({ err: failure }, 'relaying an upstream stream failed')
+    options.logger.error({ err: failure }, 'relaying an upstream stream failed')
   }
   return outcome
 }

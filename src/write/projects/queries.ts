@@ -117,19 +117,28 @@ export async function deleteProjectMember(w: Ctx, projectId: string, address: Ad
 
 // ---- products ----
 
+export interface UsableProduct {
+  id: number
+  address: `0x${string}`
+  name: string
+  category: string
+  uri: string
+  price: bigint
+}
+
 /**
  * The products a project uses: those it enabled that its organization also has enabled on chain,
  * with their ids (orchestrator index + 1) and current prices, by id.
  */
-export async function usableProducts(w: Ctx, projectId: string, organization: string): Promise<{ id: number; address: `0x${string}`; price: bigint }[]> {
+export async function usableProducts(w: Ctx, projectId: string, organization: string): Promise<UsableProduct[]> {
   const rows = await w.db
     .selectFrom('app.project_products as pp')
     .innerJoin('chain.products as pr', (j) => j.on('pr.chain_id', '=', w.chain.chainId).onRef('pr.address', '=', 'pp.product'))
     .innerJoin('chain.product_enablements as e', (j) =>
       j.on('e.chain_id', '=', w.chain.chainId).on('e.organization', '=', organization).onRef('e.product', '=', 'pp.product').on('e.enabled', '=', true))
-    .select(['pr.index', 'pr.address', 'pr.price'])
+    .select(['pr.index', 'pr.address', 'pr.name', 'pr.category', 'pr.uri', 'pr.price'])
     .where('pp.project_id', '=', projectId)
     .orderBy('pr.index')
     .execute()
-  return rows.map((r) => ({ id: Number(r.index) + 1, address: r.address as `0x${string}`, price: BigInt(r.price) }))
+  return rows.map((r) => ({ id: Number(r.index) + 1, address: r.address as `0x${string}`, name: r.name, category: r.category, uri: r.uri, price: BigInt(r.price) }))
 }

@@ -5,6 +5,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { ChainConfig } from '../../config/index.js'
 import type { Database } from '../../db/index.js'
+import { publishSettlement } from '../events/index.js'
 import type { Outbox } from '../signer/outbox.js'
 
 export interface PendingBatch {
@@ -49,12 +50,18 @@ export async function followBatch(deps: MarkDeps, batch: PendingBatch): Promise<
     .executeTakeFirst()
   if (payment) {
     await db.transaction().execute(async (trx) => {
-      await trx
+      const marked = await trx
         .updateTable('app.settlement_batches')
         .set({ status: 'settled', tx_hash: payment.tx_hash, settled_at: payment.block_time })
         .where('batch_id', '=', batch.batchId)
         .where('status', '=', 'pending')
-        .execute()
+        .executeTakeFirst()
+      // Once per batch: another replica may have marked it first.
+      if (marked.numUpdatedRows > 0n) {
+        await publishSettlement(trx, {
+          chainId: chain.chainId, organization: batch.organization, batchId: batch.batchId, txHash: payment.tx_hash, lines: batch.lines, amount: batch.total,
+        })
+      }
       await trx
         .updateTable('app.usage_ledger')
         .set({ settled_tx: payment.tx_hash, settled_at: payment.block_time, updated_at: sql<Date>`now()` })
