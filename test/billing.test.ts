@@ -9,7 +9,9 @@ import { parseEther, type Address, type Hash } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { haitheOrchestratorAbi, type ChainWalletClient } from '../src/chain/index.js'
 import { createGatewayServer, writeRoutes, type GatewayServer } from '../src/write/index.js'
-import { DuplicateRequestError, InsufficientQuotaError, type ChargeRequest, type Reservation } from '../src/write/billing/index.js'
+import { DuplicateRequestError, InsufficientQuotaError, createBilling, releaseStaleReservations, type ChargeRequest, type Reservation } from '../src/write/billing/index.js'
+import { createMetricsRegistry } from '../src/obs/index.js'
+import { owedAmount } from '../src/write/billing/balance.js'
 import { usageRoutes, type UsageGroupView } from '../src/write/billing/routes.js'
 import { decodeLogs, waitForSuccess } from './support/devchain.js'
 import { startTestGateway, type TestGateway } from './support/gateway.js'
@@ -94,6 +96,12 @@ describe('billing', () => {
     return answer.body.data
   }
 
+  /** The running total reservations check (app.billing_accounts.owed) is the ledger's own sum. */
+  const expectAccountMatchesLedger = async (org: Org) => {
+    const account = await gw.w.db.selectFrom('app.billing_accounts').select('owed').where('organization', '=', org.address).executeTakeFirstOrThrow()
+    expect(BigInt(account.owed)).toBe(await owedAmount(gw.w.db, gw.chain.chainId, org.address))
+  }
+
   it('lets exactly as many of 200 simultaneous calls through as the balance pays for', async () => {
     const org = await fundedOrg('Concurrent Co', 100n * UNIT)
     const projectId = await project(org, 'Load')
@@ -106,6 +114,7 @@ describe('billing', () => {
     }
     expect(reserved.every((r) => r.amount === UNIT)).toBe(true)
     expect(await ledgerSum(org, 'reserved')).toBe(100n * UNIT)
+    await expectAccountMatchesLedger(org)
 
     // The refusal says what the organization has, owes and needs.
     const late = await gw.w.billing.reserve(request(org, projectId)).catch((e: unknown) => e)
@@ -115,6 +124,22 @@ describe('billing', () => {
     // The products each line used are recorded with it.
     const products = await gw.w.db.selectFrom('app.usage_line_products').select(['product', 'amount']).where('ledger_id', '=', reserved[0]!.id).execute()
     expect(products).toEqual([{ product: PRODUCT, amount: PRODUCT_AMOUNT.toString() }])
+  })
+
+  it('releases reservations no call closed once they are older than any call, and gives their amounts back', async () => {
+    const org = await fundedOrg('Crashed Co', 3n * UNIT)
+    const projectId = await project(org, 'Crash')
+    // Reserved an hour ago by a gateway process that died before charging.
+    const crashed = createBilling({ db: gw.w.db, chain: gw.chain, logger: gw.w.logger, metrics: createMetricsRegistry(), now: () => new Date(Date.now() - 3_600_000) })
+    const old = await crashed.reserve(request(org, projectId))
+    const recent = await gw.w.billing.reserve(request(org, projectId))
+    expect(await releaseStaleReservations(gw.w.db, gw.chain.chainId, new Date(Date.now() - 60_000))).toBe(1)
+    const statuses = await gw.w.db.selectFrom('app.usage_ledger').select(['id', 'status']).where('id', 'in', [old.id, recent.id]).orderBy('id').execute()
+    expect(statuses.map((l) => l.status)).toEqual(['released', 'reserved'])
+    await expectAccountMatchesLedger(org)
+    // Its amount is available again: two more calls fit.
+    const { reserved } = await reserveAll([request(org, projectId), request(org, projectId), request(org, projectId)])
+    expect(reserved).toHaveLength(2)
   })
 
   it('refuses a second line for one request id', async () => {
@@ -152,6 +177,7 @@ describe('billing', () => {
     expect(reserved).toHaveLength(3)
     expect(refused).toHaveLength(3)
     expect(await expenditure(org)).toEqual({ expenditure: (5n * UNIT).toString(), settled: '0', unsettled: (5n * UNIT).toString() })
+    await expectAccountMatchesLedger(org)
 
     // Once a charged line is settled (what the settler records when the index shows UsageSettled), it is no longer unsettled.
     await gw.w.db.updateTable('app.usage_ledger').set({ settled_at: new Date() }).where('id', '=', lines[0]!.id).execute()

@@ -112,6 +112,8 @@ describe('POST /orgs', () => {
     const acme = await createOrg(gw, alice, 'Refusals Inc')
     const bobToken = await tokenOf(bob)
     expectStatus(await gw.call('POST', '/api/v1/orgs', { query: { tx_hash: acme.hash }, token: bobToken }), 403, /created by/)
+    // A name is looked up in the index, which may not have reached the creation yet.
+    await gw.indexer.caughtUp()
     expectStatus(await gw.call('POST', '/api/v1/orgs', { query: { name: 'Refusals Inc' }, token: bobToken }), 403, /owned by/)
     expectStatus(await gw.call('POST', '/api/v1/orgs', { token: bobToken }), 404, /own no organization/)
 

@@ -80,6 +80,9 @@ describe('calls → ledger → settlement → index → leaderboard', () => {
       on_chain_settled: ((INFERENCE_MODEL_PRICE + PRODUCT_PRICE) * BigInt(CALLS)).toString(),
       difference: '0',
     })
+    // Settled lines are no longer owed: the whole balance is available again.
+    const account = await gw.database.db.selectFrom('app.billing_accounts').select('owed').where('organization', '=', ready.org.address).executeTakeFirstOrThrow()
+    expect(account.owed).toBe('0')
   })
 
   it('200 simultaneous calls against a balance that pays for 100: exactly 100 answer, the rest get 402, nothing is overspent', async () => {

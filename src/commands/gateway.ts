@@ -47,6 +47,8 @@ export function startGateway(ctx: Context, database: DatabaseHandle, chain: Chai
     const settler = createSettler({
       db: database.db, chain, outbox, logger: logger.child({ component: 'settlement' }), metrics: ctx.metrics,
       intervalMs: ctx.config.gateway.settlementIntervalMs, maxLinesPerBatch: ctx.config.gateway.settlementMaxLinesPerBatch,
+      // Longer than any inference call may run.
+      staleReservationMs: ctx.config.gateway.inferenceTimeoutMs + 60_000,
     })
     const settling = settler.run(ctx.shutdown.signal).catch((err: unknown) => logger.error({ err }, 'settler stopped'))
     ctx.shutdown.add('settler', () => settling)

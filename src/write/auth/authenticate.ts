@@ -4,6 +4,7 @@ import type { WriteContext } from '../context.js'
 import { WriteError } from '../http/errors.js'
 import { verifyApiKey } from './api-keys.js'
 import { InvalidTokenError } from './jwt.js'
+import { keyDigest } from './key-digest.js'
 import type { Principal } from './principal.js'
 import { verifySessionToken } from './sessions.js'
 
@@ -23,8 +24,16 @@ export function presentedCredential(c: Pick<Context, 'get'>): string | undefined
   return c.get('x-api-key').trim() || undefined
 }
 
-/** Verifies a presented credential; a wrong one is a 401 WriteError saying why. */
-export async function authenticate(w: WriteContext, credential: string): Promise<Principal> {
+/**
+ * Verifies a presented credential; a wrong one is a 401 WriteError saying why. A verified one is
+ * remembered for a moment in the call cache (by its digest): a revocation or logout applies at
+ * once on the replica that made it (a write route clears the cache), within a second elsewhere.
+ */
+export function authenticate(w: WriteContext, credential: string): Promise<Principal> {
+  return w.callCache.get(`auth:${keyDigest(credential).toString('base64')}`, () => verifyCredential(w, credential))
+}
+
+async function verifyCredential(w: WriteContext, credential: string): Promise<Principal> {
   if (isApiKey(credential)) return verifyApiKey(w, credential)
   try {
     return { kind: 'session', ...(await verifySessionToken(w, credential)) }

@@ -28,6 +28,10 @@ export interface Reservation {
   requestId: string
   /** modelAmount + Σ products. */
   amount: bigint
+  /** What the line's events carry (lowercased address). */
+  organization: string
+  projectId: string
+  modelId: number
 }
 
 export interface Usage {

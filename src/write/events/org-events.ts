@@ -3,7 +3,7 @@
  * transaction that makes the change (so they go out on commit, and never for a rolled-back change),
  * and heard by every gateway replica with LISTEN (see org-event-hub.ts).
  */
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
 import { z } from 'zod'
 import type { Database } from '../../db/index.js'
 
@@ -68,19 +68,24 @@ export function parseOrgEvent(payload: string): OrgEvent | undefined {
   return parsed.success ? parsed.data : undefined
 }
 
-async function publish(db: Kysely<Database>, event: OrgEvent): Promise<void> {
+/** The NOTIFY payload of an event; refused here, where it is clear why, if NOTIFY would refuse it (and roll back the change it reports). */
+function payloadOf(event: OrgEvent): string {
   const payload = JSON.stringify(event)
-  // A NOTIFY that fails would roll back the change it reports: refuse here, where it is clear why.
   if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) throw new Error(`a ${event.type} event of ${Buffer.byteLength(payload)} bytes exceeds NOTIFY's limit`)
-  await sql`select pg_notify(${ORG_EVENTS_CHANNEL}, ${payload})`.execute(db)
+  return payload
 }
 
-/** Publishes a usage event; call it inside the transaction that charges or releases the line. */
-export function publishUsage(trx: Kysely<Database>, event: Omit<UsageEvent, 'type'>): Promise<void> {
-  return publish(trx, { type: 'usage', ...event, organization: event.organization.toLowerCase(), requestId: event.requestId.slice(0, MAX_REQUEST_ID_CHARS) })
+/**
+ * `pg_notify(…)` of a usage event, as an expression: the statement that charges or releases the
+ * line selects it from the changed row, so the event goes out exactly when the change commits.
+ */
+export function notifyUsage(event: Omit<UsageEvent, 'type'>): RawBuilder<void> {
+  const payload = payloadOf({ type: 'usage', ...event, organization: event.organization.toLowerCase(), requestId: event.requestId.slice(0, MAX_REQUEST_ID_CHARS) })
+  return sql<void>`pg_notify(${ORG_EVENTS_CHANNEL}, ${payload})`
 }
 
 /** Publishes a settlement event; call it inside the transaction that marks the lines settled. */
-export function publishSettlement(trx: Kysely<Database>, event: Omit<SettlementEvent, 'type'>): Promise<void> {
-  return publish(trx, { type: 'settlement', ...event, organization: event.organization.toLowerCase() })
+export async function publishSettlement(trx: Kysely<Database>, event: Omit<SettlementEvent, 'type'>): Promise<void> {
+  const payload = payloadOf({ type: 'settlement', ...event, organization: event.organization.toLowerCase() })
+  await sql`select pg_notify(${ORG_EVENTS_CHANNEL}, ${payload})`.execute(trx)
 }

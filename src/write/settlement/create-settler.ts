@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely'
 import type { ChainConfig } from '../../config/index.js'
 import type { Database } from '../../db/index.js'
 import { sleepUnlessAborted, type Logger, type Registry } from '../../obs/index.js'
+import { releaseStaleReservations } from '../billing/stale.js'
 import type { Outbox } from '../signer/outbox.js'
 import { createBatch, organizationsToSettle, type CreatedBatch } from './batch.js'
 import { followBatch, pendingBatches, type BatchOutcome } from './mark-settled.js'
@@ -30,6 +31,8 @@ export interface SettlerOptions {
   /** The wait after an organization's first failed batch (doubles after each). Default 60 s. */
   failureBackoffMs?: number
   maxBackoffMs?: number
+  /** A reservation still open after this long belongs to a call whose process died: released. Default 15 min. */
+  staleReservationMs?: number
   /** The clock (ms), for the back-off. */
   now?: () => number
 }
@@ -53,11 +56,14 @@ export function createSettler(options: SettlerOptions): Settler {
   const baseBackoff = options.failureBackoffMs ?? 60_000
   const maxBackoff = options.maxBackoffMs ?? 3_600_000
   const now = options.now ?? Date.now
+  const staleAfter = options.staleReservationMs ?? 15 * 60_000
   const metrics = createSettlementMetrics(options.metrics)
   /** Per organization: failures in a row and when it may be batched again. */
   const backoff = new Map<string, { failures: number; until: number }>()
 
   async function tick(): Promise<SettlerRound> {
+    const released = await releaseStaleReservations(db, chain.chainId, new Date(now() - staleAfter))
+    if (released > 0) logger.warn({ lines: released, olderThanMs: staleAfter }, 'settlement: released reservations no call closed (a gateway process died mid-call)')
     const outcomes: BatchOutcome[] = []
     for (const batch of await pendingBatches({ db, chain })) {
       const outcome = await followBatch({ db, chain, outbox }, batch)

@@ -62,11 +62,19 @@ export async function followBatch(deps: MarkDeps, batch: PendingBatch): Promise<
           chainId: chain.chainId, organization: batch.organization, batchId: batch.batchId, txHash: payment.tx_hash, lines: batch.lines, amount: batch.total,
         })
       }
+      // The lines are settled and no longer owed: their amounts leave the account's `owed`.
       await trx
-        .updateTable('app.usage_ledger')
-        .set({ settled_tx: payment.tx_hash, settled_at: payment.block_time, updated_at: sql<Date>`now()` })
-        .where('batch_id', '=', batch.batchId)
-        .where('settled_at', 'is', null)
+        .with('settled', (q) => q.updateTable('app.usage_ledger')
+          .set({ settled_tx: payment.tx_hash, settled_at: payment.block_time, updated_at: sql<Date>`now()` })
+          .where('batch_id', '=', batch.batchId)
+          .where('settled_at', 'is', null)
+          .returning(['chain_id', 'organization', 'amount']))
+        .with('totals', (q) => q.selectFrom('settled').select(['chain_id', 'organization', sql<string>`sum(amount)`.as('total')]).groupBy(['chain_id', 'organization']))
+        .updateTable('app.billing_accounts as a')
+        .from('totals')
+        .set({ owed: sql`a.owed - totals.total` })
+        .whereRef('a.chain_id', '=', 'totals.chain_id')
+        .whereRef('a.organization', '=', 'totals.organization')
         .execute()
     })
     return { batchId: batch.batchId, organization: batch.organization, outcome: 'settled', txHash: payment.tx_hash }
