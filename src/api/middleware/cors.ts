@@ -21,15 +21,14 @@ const exposeHeaders = 'X-Request-Id, RateLimit-Limit, RateLimit-Remaining, RateL
  * preflight is answered 204 here, before rate limiting and routing.
  */
 export function createCors(options: CorsOptions): Middleware {
-  const anyOrigin = options.origins.includes('*')
-  const listed = new Set(options.origins.map(normalize))
+  const policy = createCorsPolicy(options.origins)
   const maxAge = String(options.maxAgeSeconds ?? 600)
   const allowMethods = options.writes ? writeMethods : readMethods
   const allowHeaders = options.writes ? writeHeaders : readHeaders
   return async (ctx, next) => {
     const origin = ctx.get('Origin')
-    if (!anyOrigin) ctx.vary('Origin')
-    const allowOrigin = anyOrigin ? '*' : origin && listed.has(normalize(origin)) ? origin : undefined
+    if (!policy.anyOrigin) ctx.vary('Origin')
+    const allowOrigin = policy.allowOrigin(origin)
 
     if (ctx.method === 'OPTIONS' && origin && ctx.get('Access-Control-Request-Method')) {
       if (allowOrigin) {
@@ -48,6 +47,27 @@ export function createCors(options: CorsOptions): Middleware {
       ctx.set('Access-Control-Expose-Headers', exposeHeaders)
     }
     await next()
+  }
+}
+
+export interface CorsPolicy {
+  anyOrigin: boolean
+  /** The Access-Control-Allow-Origin to answer `origin` with, if it may read. */
+  allowOrigin(origin: string | undefined): string | undefined
+}
+
+export function createCorsPolicy(origins: readonly string[]): CorsPolicy {
+  const anyOrigin = origins.includes('*')
+  const listed = new Set(origins.map(normalize))
+  return { anyOrigin, allowOrigin: (origin) => (anyOrigin ? '*' : origin && listed.has(normalize(origin)) ? origin : undefined) }
+}
+
+/** The headers CORS adds to an answer that is not a preflight. */
+export function corsAnswerHeaders(policy: CorsPolicy, origin: string | undefined): Record<string, string> {
+  const allowOrigin = policy.allowOrigin(origin)
+  return {
+    ...(policy.anyOrigin ? {} : { vary: 'Origin' }),
+    ...(allowOrigin ? { 'access-control-allow-origin': allowOrigin, 'access-control-expose-headers': exposeHeaders } : {}),
   }
 }
 

@@ -19,7 +19,10 @@ const knownMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 
  * `_unmatched` when no route matched (a scanner's random paths must not create series).
  * Creating it twice on one registry reuses the registered histogram.
  */
-export function createHttpMetrics(options: HttpMetricsOptions): Middleware {
+export type ObserveRequest = (method: string, route: string, status: number, seconds: number) => void
+
+/** Records one request in `http_request_duration_seconds` (the fast lane records its answers with it too). */
+export function createRequestObserver(options: HttpMetricsOptions): ObserveRequest {
   const histogram =
     (options.registry.getSingleMetric(name) as Histogram<Labels> | undefined) ??
     new Histogram<Labels>({
@@ -38,6 +41,11 @@ export function createHttpMetrics(options: HttpMetricsOptions): Middleware {
     if (!child) children.set(key, (child = histogram.labels(method, route, String(status))))
     child.observe(seconds)
   }
+  return observe
+}
+
+export function createHttpMetrics(options: HttpMetricsOptions): Middleware {
+  const observe = createRequestObserver(options)
   return async (ctx, next) => {
     const started = performance.now()
     let failure: unknown

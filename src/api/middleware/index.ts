@@ -22,10 +22,10 @@
  * client's address from X-Forwarded-For, not the balancer's.
  */
 export type { ApiState, Caller } from './state.js'
-export { createRequestId, type RequestIdOptions } from './request-id.js'
+export { createRequestId, requestIdFor, type RequestIdOptions } from './request-id.js'
 export { createAccessLog, defaultQuietPaths, type AccessLogOptions } from './access-log.js'
-export { createHttpMetrics, type HttpMetricsOptions } from './http-metrics.js'
-export { createCors, type CorsOptions } from './cors.js'
+export { createHttpMetrics, createRequestObserver, type HttpMetricsOptions, type ObserveRequest } from './http-metrics.js'
+export { corsAnswerHeaders, createCors, createCorsPolicy, type CorsOptions, type CorsPolicy } from './cors.js'
 export { ApiError, clearEntityHeaders, createErrorBoundary, errorBody, writeError, type ErrorBody, type ErrorBoundaryOptions } from './errors.js'
 export { createRequestTimeout, RequestTimeoutError, type RequestTimeoutOptions } from './timeout.js'
 export { createCallerIdentifier, walletMessage, type CallerIdentifier, type CallerIdentifierOptions } from './caller-identity.js'

@@ -22,6 +22,12 @@ export interface RateLimitOptions {
 }
 
 export interface RateLimitMiddleware extends Middleware {
+  /**
+   * Without Redis: spends one request of an anonymous caller's budget at once and returns the
+   * RateLimit headers to answer with; undefined with Redis, or when the budget is spent (the
+   * middleware then answers, 429).
+   */
+  spendAnonymous(ip: string): Record<string, string> | undefined
   /** Resolves once the limiter can use Redis (at once without Redis). */
   ready(): Promise<void>
   /** Closes the Redis connection. */
@@ -110,7 +116,16 @@ export function createRateLimit(options: RateLimitOptions): RateLimitMiddleware 
     await next()
   }
 
+  const spendAnonymous = (ip: string): Record<string, string> | undefined => {
+    const { points, memory } = anonymous
+    if (!memory) return undefined
+    const window = memory.consume(`ip:${ip}`)
+    if (window.consumed > points) return undefined
+    return rateLimitHeaders(points, points - window.consumed, window.resetAt - Date.now())
+  }
+
   return Object.assign(middleware, {
+    spendAnonymous,
     ready: () =>
       !redis || redis.status === 'ready'
         ? Promise.resolve()
@@ -146,12 +161,18 @@ function connect(url: string, logger: Logger): Redis {
   return redis
 }
 
+function rateLimitHeaders(limit: number, remaining: number, msBeforeNext: number): Record<string, string> {
+  return {
+    'RateLimit-Limit': String(limit),
+    'RateLimit-Remaining': String(Math.max(0, remaining)),
+    'RateLimit-Reset': String(Math.max(0, Math.ceil(msBeforeNext / 1000))),
+  }
+}
+
 function setHeaders(ctx: Context, limit: number, remaining: number, msBeforeNext: number): void {
   // As ctx.set, without its per-call arrays: this runs on every request.
   if (ctx.headerSent) return
-  ctx.res.setHeader('RateLimit-Limit', String(limit))
-  ctx.res.setHeader('RateLimit-Remaining', String(Math.max(0, remaining)))
-  ctx.res.setHeader('RateLimit-Reset', String(Math.max(0, Math.ceil(msBeforeNext / 1000))))
+  for (const [name, value] of Object.entries(rateLimitHeaders(limit, remaining, msBeforeNext))) ctx.res.setHeader(name, value)
 }
 
 /**

@@ -4,6 +4,9 @@ import type { Logger } from '../../obs/index.js'
 
 const acceptable = /^[A-Za-z0-9._:-]{1,128}$/
 
+/** The caller's X-Request-Id when it is a short token, a fresh UUID otherwise. */
+export const requestIdFor = (offered: string | undefined): string => (offered && acceptable.test(offered) ? offered : randomUUID())
+
 export interface RequestIdOptions {
   /** The process logger; each request gets a child carrying its id. */
   logger: Logger
@@ -17,8 +20,7 @@ export interface RequestIdOptions {
  */
 export function createRequestId(options: RequestIdOptions): Middleware {
   return async (ctx, next) => {
-    const offered = ctx.get('X-Request-Id')
-    const requestId = offered && acceptable.test(offered) ? offered : randomUUID()
+    const requestId = requestIdFor(ctx.get('X-Request-Id'))
     ctx.state.requestId = requestId
     let logger: Logger | undefined
     Object.defineProperty(ctx.state, 'logger', {
