@@ -248,6 +248,7 @@ describe('mistakes a user makes are one line on stderr', () => {
     ['JWT_SECRET', 'short-jwt-secret', ['short-jwt-secret']],
     ['PORT', 'abc', []],
     ['LOG_LEVEL', 'loud', []],
+    ['INFERENCE_ALLOW_HOSTS', '127.0.0.1,not a host', []],
   ])('dev with %s=%s: exit 1, one line naming it', async (name, value, secrets) => {
     const env = cliEnv({ [name]: value })
     const result = await runHaithe(['dev'], env)

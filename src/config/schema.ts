@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { AllowHostsEntryError, createHostAllowlist } from '../write/inference/tools/outbound-guard.js'
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address').transform((a) => a.toLowerCase() as `0x${string}`)
 const port = z.coerce.number({ error: 'must be a TCP port number' }).int('must be a whole number').min(0, 'must be a TCP port (1-65535, or 0 for any free port)').max(65535, 'must be a TCP port (1-65535, or 0 for any free port)')
@@ -117,7 +118,14 @@ export const configSchema = z.object({
      * comma-separated): a host name, `host:port`, an IP address or a CIDR block. Everything else
      * of that kind is refused to product content fetches and tools.
      */
-    allowHosts: z.array(z.string().min(1)),
+    allowHosts: z.array(z.string().min(1)).superRefine((entries, ctx) => {
+      try {
+        createHostAllowlist(entries)
+      } catch (err) {
+        if (!(err instanceof AllowHostsEntryError)) throw err
+        ctx.addIssue({ code: 'custom', message: `"${err.entry}" is not a host name, host:port, [IPv6]:port, IP address or CIDR block` })
+      }
+    }),
     /** Fetching a product's content. */
     contentTimeoutMs: z.coerce.number().int().positive(),
     maxContentBytes: z.coerce.number().int().positive(),
