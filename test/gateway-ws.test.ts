@@ -189,7 +189,7 @@ describe('WebSocket JSON-RPC at /api/v1beta/ws', () => {
     const client = await signedIn()
     const id = client.request('chat', chatParams({ stream: true }), 'stream-1')
     const response = await client.response(id)
-    expect(response.result).toEqual({ done: true })
+    expect(response.result).toEqual({ done: true, request_id: expect.stringMatching(/^ws-[0-9a-f-]{36}$/) })
     const chunks = client.chunksOf(id)
     expect(chunks.length).toBeGreaterThan(1)
     // Every notification came before the response.
@@ -203,18 +203,22 @@ describe('WebSocket JSON-RPC at /api/v1beta/ws', () => {
     const client = await signedIn()
     fake.enqueue({ kind: 'midStreamError', afterChunks: 2, error: { message: 'the model fell over', type: 'server_error', code: 'overloaded' } })
     const id = client.request('chat', chatParams({ stream: true }))
-    expect((await client.response(id)).result).toEqual({ done: false })
+    expect((await client.response(id)).result).toMatchObject({ done: false })
     const last = client.chunksOf(id).at(-1)!
     expect(last.params).toMatchObject({ id, error: { message: 'the model fell over' } })
   })
 
-  it('answers a chat that does not stream with the completion and its usage.total_cost', async () => {
+  it('answers a chat that does not stream with the completion and its usage.total_cost, and a request_id its usage event carries', async () => {
     const client = await signedIn()
+    await client.call('subscribe', { organization: ready.org.address })
+    const from = client.messages.length
     const answer = await client.call('chat', chatParams({}))
-    const completion = answer.result as { model: string; choices: { message: { content: string } }[]; usage: { total_cost: string } }
+    const completion = answer.result as { model: string; choices: { message: { content: string } }[]; usage: { total_cost: string }; request_id: string }
     expect(completion.model).toBe(MODEL)
     expect(completion.choices[0]!.message.content).toBe(DEFAULT_CONTENT)
     expect(completion.usage.total_cost).toBe(CALL_PRICE.toString())
+    const usage = await client.waitFor('the usage event of this call', (m) => m.method === 'usage' && String(m.params?.request_id).startsWith(`${completion.request_id}:`), from)
+    expect(usage.params).toMatchObject({ status: 'charged', amount: CALL_PRICE.toString() })
   })
 
   it('maps chat failures to the REST status: -32602 for a bad request, -32429 for the upstream\'s 429, -32404 for an unknown project', async () => {
@@ -235,7 +239,7 @@ describe('WebSocket JSON-RPC at /api/v1beta/ws', () => {
     await Promise.all(ids.map((id) => client.waitFor(`a first chunk of ${id}`, (m) => m.method === 'chat.chunk' && m.params?.id === id)))
     const fifth = await client.call('chat', chatParams({ stream: true }))
     expect(fifth.error).toMatchObject({ code: -32429, data: { status: 429, code: 'too_many_concurrent_chats' } })
-    for (const id of ids) expect((await client.response(id)).result).toEqual({ done: true })
+    for (const id of ids) expect((await client.response(id)).result).toMatchObject({ done: true })
   })
 
   it('aborts the upstream call when the socket closes during a chat', async () => {

@@ -2,7 +2,8 @@
  * The `chat` method: one runChat call whose streamed answer goes out as `chat.chunk`
  * notifications named by the call's id (`{ id, chunk }`, or `{ id, error }` for a failure after
  * the first chunk). Its result: the completion, or for a stream `{ done: true }` once the answer
- * is complete (`{ done: false }` after a mid-stream error), with `conversation` when memory is kept.
+ * is complete (`{ done: false }` after a mid-stream error); either way with `request_id` (the
+ * prefix of the `request_id` its `usage` event carries) and `conversation` when memory is kept.
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../../obs/index.js'
@@ -40,7 +41,7 @@ export async function runChatCall(deps: ChatDeps, options: ChatCallOptions): Pro
     caller: options.caller, request, requestId, signal: options.signal, logger: options.logger.child({ requestId }),
     conversation: options.conversation, sink,
   })
-  if (completion) return completion
   const conversation = headers['haithe-conversation']
-  return { done: complete, ...(conversation ? { conversation } : {}) }
+  const about = { request_id: requestId, ...(conversation ? { conversation } : {}) }
+  return completion ? { ...completion, ...about } : { done: complete, ...about }
 }
