@@ -11,6 +11,8 @@ import { Worker, isMainThread, parentPort } from 'node:worker_threads'
 
 if (isMainThread && process.argv[2] === 'indexer') {
   const heapMb = Number(process.env.HAITHE_INDEXER_HEAP_MB ?? 768)
+  // A worker's stdout is not a TTY even when the terminal is: the logger reads this instead.
+  process.env.HAITHE_STDOUT_TTY = process.stdout.isTTY ? '1' : '0'
   const worker = new Worker(new URL(import.meta.url), { argv: process.argv.slice(2), resourceLimits: { maxOldGenerationSizeMb: heapMb } })
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => worker.postMessage({ signal }))
   worker.on('error', (err) => {

@@ -37,7 +37,8 @@ export const redactedPaths = [
 ]
 
 export function createLogger(options: LoggerOptions): Logger {
-  const readable = options.format === 'pretty' || (options.format === 'auto' && process.stdout.isTTY === true)
+  const terminal = process.stdout.isTTY === true || process.env.HAITHE_STDOUT_TTY === '1' // the latter: `haithe indexer`'s worker (bin/haithe.js)
+  const readable = options.format === 'pretty' || (options.format === 'auto' && terminal)
   const base = { level: options.level, ...(options.name ? { name: options.name } : {}), redact: { paths: redactedPaths, censor: '[redacted]' } }
   // Pretty-printing in-process and synchronously: nothing is lost when the CLI exits on an error.
   return readable ? pino(base, PinoPretty({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', sync: true })) : pino(base)
