@@ -92,7 +92,7 @@ export function createGatewayServer(w: WriteContext, options: GatewayServerOptio
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         server = createServer(app.callback())
-        rpc = attachRpcSocket(server, { chat, events: () => events, logger, proxy: options.proxy ?? false })
+        rpc = attachRpcSocket(server, { chat, events, logger, proxy: options.proxy ?? false })
         server.once('error', (err: NodeJS.ErrnoException) =>
           reject(err.code === 'EADDRINUSE' ? new GatewayPortInUseError(`gateway: port ${port} on ${host} is in use (set GATEWAY_PORT to another port)`) : err),
         )

@@ -16,8 +16,8 @@ import { DEFAULT_RPC_LIMITS, RpcSession, type RpcClient, type RpcLimits } from '
 
 export interface RpcSocketOptions {
   chat: ChatDeps
-  /** The organization events for `subscribe`; null while the gateway has none. */
-  events(): OrgEventHub | null
+  /** The organization events for `subscribe`; null when the gateway has no LISTEN connection. */
+  events: OrgEventHub | null
   logger: Logger
   /** Trust X-Forwarded-For for the client's IP (behind a load balancer). */
   proxy?: boolean

@@ -44,7 +44,7 @@ export const DEFAULT_RPC_LIMITS: RpcLimits = {
 export interface RpcSessionDeps {
   chat: ChatDeps
   /** The organization events; null when the gateway has no LISTEN connection. */
-  events(): OrgEventHub | null
+  events: OrgEventHub | null
   limits: RpcLimits
 }
 
@@ -234,7 +234,7 @@ export class RpcSession {
     const principal = await this.#currentPrincipal()
     // Membership as GET /models checks it: owner, admin or member, or in one of its projects.
     const { org } = await resolveCallerOf(this.deps.chat.w, principal, { organization: input.organization }, false)
-    const events = this.deps.events()
+    const events = this.deps.events
     if (!events) throw httpRpcError(503, 'events_unavailable', 'this gateway does not deliver organization events (it was started without a LISTEN connection to its database)')
     if (this.#subscriptions.size >= this.deps.limits.maxSubscriptions) {
       throw httpRpcError(429, 'too_many_subscriptions', `this connection already has ${this.deps.limits.maxSubscriptions} subscriptions; unsubscribe from one first`)
