@@ -13,6 +13,7 @@ import {
   MigrationError,
 } from '../src/db/index.js'
 import { createScratchPostgresDatabase, createTestDatabase, type TestDatabase } from './support/database.js'
+import { rejectionOf } from './support/rejection.js'
 
 /** Every migration the project ships, in order: what a fresh database must end up with. */
 const shippedMigrations = readdirSync(defaultMigrationsDir()).filter((f) => f.endsWith('.sql')).sort().map((f) => f.replace(/\.sql$/, ''))
@@ -23,16 +24,6 @@ const backend = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'
 type ScratchTables = {
   counters: { id: number; value: number }
   entries: { id: number; label: string }
-}
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('expected the promise to reject')
 }
 
 describe(`database on ${backend}`, () => {

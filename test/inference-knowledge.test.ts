@@ -11,19 +11,10 @@ import {
   searchKnowledge,
 } from '../src/write/inference/knowledge/index.js'
 import { createTestDatabase, type TestDatabase } from './support/database.js'
+import { rejectionOf } from './support/rejection.js'
 
 const backend = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'
 const bytes = (text: string) => new TextEncoder().encode(text)
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('expected the promise to reject')
-}
 
 async function pdfOf(pages: string[][]): Promise<Uint8Array> {
   const document = await PDFDocument.create()

@@ -14,6 +14,7 @@ import {
 } from '../src/write/inference/providers/index.js'
 import { SSE_DONE, SseParser, sseComment, sseData, type SseEvent } from '../src/write/inference/sse.js'
 import { DEFAULT_CONTENT, startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js'
+import { rejectionOf } from './support/rejection.js'
 
 const KEY = 'sk-test-secret-0123456789'
 let upstream: FakeUpstream
@@ -32,15 +33,6 @@ async function collect(stream: UpstreamStream): Promise<ChatCompletionChunk[]> {
   const chunks: ChatCompletionChunk[] = []
   for await (const chunk of stream) chunks.push(chunk)
   return chunks
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
 }
 
 beforeAll(async () => {
@@ -219,14 +211,14 @@ describe('upstream errors', () => {
   it('keeps the status and OpenAI body of a 400', async () => {
     const body = { error: { message: "Invalid value for 'n'", type: 'invalid_request_error', param: 'n', code: 'invalid_value' } }
     upstream.enqueue({ kind: 'error', status: 400, body })
-    const err = await caught(client().complete({ ...hello, n: 99 }))
+    const err = await rejectionOf(client().complete({ ...hello, n: 99 }))
     expect(err).toBeInstanceOf(UpstreamError)
     expect(err).toMatchObject({ status: 400, body, retryAfter: null, provider: 'openai' })
   })
 
   it('redacts the key a 401 message echoes', async () => {
     upstream.enqueue({ kind: 'error', status: 401, body: { error: { message: `Incorrect API key provided: ${KEY}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } })
-    const err = (await caught(client().complete(hello))) as UpstreamError
+    const err = (await rejectionOf(client().complete(hello))) as UpstreamError
     expect(err.status).toBe(401)
     expect(err.body.error.code).toBe('invalid_api_key')
     expect(JSON.stringify(err.body) + err.message).not.toContain(KEY)
@@ -234,7 +226,7 @@ describe('upstream errors', () => {
 
   it('gives a 429 its retry-after, before a stream starts', async () => {
     upstream.enqueue({ kind: 'error', status: 429, headers: { 'retry-after': '7' } })
-    const err = (await caught(client().stream(hello))) as UpstreamError
+    const err = (await rejectionOf(client().stream(hello))) as UpstreamError
     expect(err).toMatchObject({ status: 429, retryAfter: 7, midStream: false })
     expect(err.body.error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded' })
     const now = Date.parse('2026-01-01T00:00:00Z')
@@ -248,10 +240,10 @@ describe('upstream errors', () => {
       { kind: 'error', status: 400, body: [{ error: { code: 400, message: 'API key not valid.', status: 'INVALID_ARGUMENT' } }] },
       { kind: 'error', status: 500, body: 'upstream exploded' },
     )
-    expect(((await caught(client('google').complete(hello))) as UpstreamError).body).toEqual({
+    expect(((await rejectionOf(client('google').complete(hello))) as UpstreamError).body).toEqual({
       error: { message: 'API key not valid.', type: 'invalid_argument', param: null, code: '400' },
     })
-    expect(((await caught(client().complete(hello))) as UpstreamError).body).toEqual({
+    expect(((await rejectionOf(client().complete(hello))) as UpstreamError).body).toEqual({
       error: { message: 'upstream exploded', type: 'api_error', param: null, code: null },
     })
     expect(normalizeErrorBody(404, { error: 'model "llama9" not found' })).toEqual({
@@ -265,7 +257,7 @@ describe('upstream errors', () => {
     const gone = await startFakeUpstream()
     await gone.close()
     const config = configWith({ deepseek: { apiKey: KEY, baseUrl: gone.url } })
-    const err = (await caught(resolveProvider(config, 'deepseek').client.complete(hello))) as UpstreamError
+    const err = (await rejectionOf(resolveProvider(config, 'deepseek').client.complete(hello))) as UpstreamError
     expect(err).toBeInstanceOf(UpstreamError)
     expect(err.status).toBe(502)
     expect(err.body.error.code).toBe('upstream_unreachable')
@@ -275,7 +267,7 @@ describe('upstream errors', () => {
   it('turns a stalled stream into a 504', async () => {
     upstream.enqueue({ kind: 'answer', chunkDelayMs: 5_000 })
     const stream = await client('openai', 50).stream(hello)
-    const err = (await caught(collect(stream))) as UpstreamError
+    const err = (await rejectionOf(collect(stream))) as UpstreamError
     expect(err).toBeInstanceOf(UpstreamError)
     expect(err.status).toBe(504)
     expect(err.body.error.code).toBe('upstream_timeout')
@@ -286,7 +278,7 @@ describe('upstream errors', () => {
     upstream.enqueue({ kind: 'midStreamError', afterChunks: 2, error: { message: 'The model is overloaded', type: 'server_error', param: null, code: null } })
     const stream = await client().stream(hello)
     const chunks: ChatCompletionChunk[] = []
-    const err = (await caught((async () => {
+    const err = (await rejectionOf((async () => {
       for await (const chunk of stream) chunks.push(chunk)
     })())) as UpstreamError
     expect(chunks).toHaveLength(3)
@@ -297,7 +289,7 @@ describe('upstream errors', () => {
 
   it('calls a stream cut before its finish_reason an error', async () => {
     upstream.enqueue({ kind: 'raw', body: 'data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n' })
-    const err = (await caught(collect(await client().stream(hello)))) as UpstreamError
+    const err = (await rejectionOf(collect(await client().stream(hello)))) as UpstreamError
     expect(err).toMatchObject({ status: 502, midStream: true })
   })
 })
@@ -307,7 +299,7 @@ describe('cancellation', () => {
     upstream.enqueue({ kind: 'answer', content: 'one two three four five six', chunkDelayMs: 200 })
     const controller = new AbortController()
     const stream = await client().stream(hello, { signal: controller.signal })
-    const err = await caught((async () => {
+    const err = await rejectionOf((async () => {
       for await (const _chunk of stream) controller.abort()
     })())
     expect((err as Error).name).toBe('AbortError')
@@ -324,7 +316,7 @@ describe('cancellation', () => {
   })
 
   it('an already aborted signal sends nothing', async () => {
-    const err = await caught(client().complete(hello, { signal: AbortSignal.abort() }))
+    const err = await rejectionOf(client().complete(hello, { signal: AbortSignal.abort() }))
     expect((err as Error).name).toBe('AbortError')
     expect(upstream.requests).toHaveLength(0)
   })

@@ -17,6 +17,7 @@ import {
   type GatewayTool,
   type RpcTool,
 } from '../src/write/inference/tools/index.js'
+import { rejectionOf } from './support/rejection.js'
 
 interface Seen {
   method: string
@@ -67,15 +68,6 @@ async function startServer(handler: Handler): Promise<LocalServer> {
 const json = (res: ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify(body))
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
 }
 
 const servers: LocalServer[] = []
@@ -188,7 +180,7 @@ describe('guardedFetch', () => {
 
   it('refuses 127.0.0.1 when not allowlisted, without connecting', async () => {
     const before = server.connections
-    const err = await caught(guardedFetch(`${server.url}/hello`, { ...limits, allowHosts: [] }))
+    const err = await rejectionOf(guardedFetch(`${server.url}/hello`, { ...limits, allowHosts: [] }))
     expect(err).toBeInstanceOf(DestinationRefusedError)
     expect((err as DestinationRefusedError).code).toBe('destination_refused')
     expect((err as Error).message).toBe(`refused ${server.url}/hello: 127.0.0.1 is a loopback address; allow it with INFERENCE_ALLOW_HOSTS`)
@@ -202,14 +194,14 @@ describe('guardedFetch', () => {
     ['http://[::ffff:127.0.0.1]:1/x', 'a loopback'],
     ['http://0.0.0.0:1/x', 'an unspecified'],
   ])('refuses %s as %s address before connecting (not a timeout)', async (url, kind) => {
-    const err = await caught(guardedFetch(url, { allowHosts: [], timeoutMs: 300, maxBytes: 1000 }))
+    const err = await rejectionOf(guardedFetch(url, { allowHosts: [], timeoutMs: 300, maxBytes: 1000 }))
     expect(err).toBeInstanceOf(DestinationRefusedError)
     expect((err as Error).message).toContain(`is ${kind} address; allow it with INFERENCE_ALLOW_HOSTS`)
   })
 
   it('refuses a host name that resolves to loopback', async () => {
     const before = server.connections
-    const err = await caught(guardedFetch(`http://localhost:${server.port}/`, { ...limits, allowHosts: [] }))
+    const err = await rejectionOf(guardedFetch(`http://localhost:${server.port}/`, { ...limits, allowHosts: [] }))
     expect(err).toBeInstanceOf(DestinationRefusedError)
     expect((err as Error).message).toMatch(/localhost resolves to (127\.0\.0\.1|::1), a loopback address/)
     expect(server.connections).toBe(before)
@@ -239,26 +231,26 @@ describe('guardedFetch', () => {
 
   it('refuses a redirect from an allowlisted server to a loopback port that is not allowlisted', async () => {
     const other = await serve((_req, res) => json(res, 200, { secret: true }))
-    const err = await caught(guardedFetch(`${server.url}/to/${encodeURIComponent(`${other.url}/admin`)}`, allowed()))
+    const err = await rejectionOf(guardedFetch(`${server.url}/to/${encodeURIComponent(`${other.url}/admin`)}`, allowed()))
     expect(err).toBeInstanceOf(DestinationRefusedError)
     expect((err as Error).message).toContain(`refused ${other.url}/admin: 127.0.0.1 is a loopback address`)
     expect(other.connections).toBe(0)
   })
 
   it('refuses a redirect to the metadata address', async () => {
-    const err = await caught(guardedFetch(`${server.url}/to/${encodeURIComponent('http://169.254.169.254/latest/')}`, { ...allowed(), timeoutMs: 300 }))
+    const err = await rejectionOf(guardedFetch(`${server.url}/to/${encodeURIComponent('http://169.254.169.254/latest/')}`, { ...allowed(), timeoutMs: 300 }))
     expect(err).toBeInstanceOf(DestinationRefusedError)
   })
 
   it('stops after maxRedirects', async () => {
-    const err = await caught(guardedFetch(`${server.url}/loop`, { ...allowed(), maxRedirects: 2 }))
+    const err = await rejectionOf(guardedFetch(`${server.url}/loop`, { ...allowed(), maxRedirects: 2 }))
     expect(err).toBeInstanceOf(OutboundRequestError)
     expect((err as OutboundRequestError).code).toBe('too_many_redirects')
   })
 
   it('fails an answer larger than maxBytes instead of cutting it', async () => {
     for (const path of ['/big', '/big-chunked']) {
-      const err = await caught(guardedFetch(`${server.url}${path}`, { ...allowed(), maxBytes: 1_000 }))
+      const err = await rejectionOf(guardedFetch(`${server.url}${path}`, { ...allowed(), maxBytes: 1_000 }))
       expect(err).toBeInstanceOf(OutboundRequestError)
       expect((err as OutboundRequestError).code).toBe('too_large')
       expect((err as Error).message).toContain('1000 bytes')
@@ -266,20 +258,20 @@ describe('guardedFetch', () => {
   })
 
   it('times out a server that does not finish its answer', async () => {
-    const err = await caught(guardedFetch(`${server.url}/slow`, { ...allowed(), timeoutMs: 200 }))
+    const err = await rejectionOf(guardedFetch(`${server.url}/slow`, { ...allowed(), timeoutMs: 200 }))
     expect(err).toBeInstanceOf(OutboundRequestError)
     expect((err as OutboundRequestError).code).toBe('timeout')
   })
 
   it('stops when the caller aborts', async () => {
     const controller = new AbortController()
-    const pending = caught(guardedFetch(`${server.url}/slow`, { ...allowed(), signal: controller.signal }))
+    const pending = rejectionOf(guardedFetch(`${server.url}/slow`, { ...allowed(), signal: controller.signal }))
     controller.abort(new Error('client went away'))
     expect(((await pending) as Error).message).toBe('client went away')
   })
 
   it.each(['file:///etc/passwd', 'ftp://example.com/file', 'gopher://example.com/', 'not a url'])('rejects %s', async (url) => {
-    const err = await caught(guardedFetch(url, { ...limits, allowHosts: [] }))
+    const err = await rejectionOf(guardedFetch(url, { ...limits, allowHosts: [] }))
     expect(err).toBeInstanceOf(OutboundRequestError)
     expect((err as OutboundRequestError).code).toBe('bad_url')
   })
@@ -287,7 +279,7 @@ describe('guardedFetch', () => {
   it('reports an unreachable allowlisted destination as a network error', async () => {
     const closed = await startServer(() => {})
     await closed.close()
-    const err = await caught(guardedFetch(`${closed.url}/`, { ...limits, allowHosts: ['127.0.0.1'] }))
+    const err = await rejectionOf(guardedFetch(`${closed.url}/`, { ...limits, allowHosts: ['127.0.0.1'] }))
     expect(err).toBeInstanceOf(OutboundRequestError)
     expect((err as OutboundRequestError).code).toBe('network')
   })

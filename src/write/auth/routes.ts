@@ -3,26 +3,17 @@
  * wallets), logout, me and its sessions, the wallet's `sk-` key, and scoped project keys.
  */
 import type { Context } from 'koa'
-import type { Address, Hex } from 'viem'
+import type { Address } from 'viem'
 import { z } from 'zod'
 import { requireProjectAccess } from '../access/roles.js'
 import { WriteError, notFound } from '../http/errors.js'
-import { address, amount, displayName, id } from '../http/inputs.js'
+import { address, amount, displayName, id, signature, uuid } from '../http/inputs.js'
 import { route, walletOf, type WriteRoute } from '../http/route.js'
 import { logIn } from './login.js'
 import { issueNonce } from './nonces.js'
 import { createScopedKey, listScopedKeys, revokeScopedKey } from './scoped-keys.js'
 import { revokeSession } from './sessions.js'
 import { disableWalletKey, issueWalletKey, walletKeyIssuedAt } from './wallet-keys.js'
-
-const signature = z
-  .string({ error: 'is required' })
-  .trim()
-  .regex(/^0x([0-9a-fA-F]{2})+$/, 'must be a 0x-prefixed hex signature')
-  .max(20_000, 'is too long')
-  .transform((s) => s as Hex)
-
-const uuid = z.string().trim().toLowerCase().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a UUID')
 
 const projectRole = z.enum(['admin', 'developer', 'viewer'], { error: 'must be admin, developer or viewer' })
 

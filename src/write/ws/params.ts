@@ -1,16 +1,6 @@
 /** The params of each method (named, in an object), checked with zod. */
-import type { Hex } from 'viem'
 import { z } from 'zod'
-import { address } from '../http/inputs.js'
-
-const signature = z
-  .string({ error: 'must be a 0x-prefixed hex signature' })
-  .trim()
-  .regex(/^0x([0-9a-fA-F]{2})+$/, 'must be a 0x-prefixed hex signature')
-  .max(20_000, 'is too long')
-  .transform((s) => s as Hex)
-
-const nonce = z.string().trim().toLowerCase().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a UUID (the nonce from fetch_nonce)')
+import { address, signature, uuid as nonce } from '../http/inputs.js'
 
 /** `org-<address without 0x>` or the 0x address. */
 const organization = z

@@ -163,6 +163,15 @@ export async function runChat({ w, products: loader }: ChatDeps, call: ChatCall)
   }
   const totalCost = reservation.amount.toString()
   const loop = { signal, tools, maxRounds: w.config.inference.maxToolRounds }
+  /** An upstream call that failed before answering costs nothing. */
+  const releasedOnFailure = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call()
+    } catch (err) {
+      await w.billing.release(reservation)
+      throw err
+    }
+  }
   const remember = async (answer: unknown) => {
     if (!conversationId) return
     try {
@@ -175,13 +184,7 @@ export async function runChat({ w, products: loader }: ChatDeps, call: ChatCall)
   if (request.stream === true) {
     const sink = call.sink
     if (!sink) throw new Error('a streamed call needs a sink')
-    let upstream
-    try {
-      upstream = await streamWithTools(provider.client, upstreamRequest, loop)
-    } catch (err) {
-      await w.billing.release(reservation)
-      throw err
-    }
+    const upstream = await releasedOnFailure(() => streamWithTools(provider.client, upstreamRequest, loop))
     sink.open(headers)
     await relayStream(sink, upstream, {
       modelName: model.name, totalCost, signal, logger,
@@ -198,13 +201,7 @@ export async function runChat({ w, products: loader }: ChatDeps, call: ChatCall)
     return { completion: null, headers }
   }
 
-  let answer
-  try {
-    answer = await completeWithTools(provider.client, upstreamRequest, loop)
-  } catch (err) {
-    await w.billing.release(reservation)
-    throw err
-  }
+  const answer = await releasedOnFailure(() => completeWithTools(provider.client, upstreamRequest, loop))
   await w.billing.charge(reservation, toBilledUsage(answer.usage))
   await remember(answer.body.choices[0]?.message)
   const usage = answer.usage ?? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }

@@ -120,11 +120,11 @@ export async function insertConversation(w: Store, input: { projectId: string; w
   return row.id
 }
 
-/** True when the viewer's conversation was renamed (false: not one it sees). */
-export async function renameConversation(w: Store, viewer: Viewer, id: string, title: string | null): Promise<boolean> {
+/** Changes the viewer's conversation (not deleted); false when it sees no such conversation. */
+async function updateOwn(w: Store, viewer: Viewer, id: string, change: { title: string | null } | { deleted_at: Date }): Promise<boolean> {
   let query = w.db
     .updateTable('app.conversations')
-    .set({ title, updated_at: sql<Date>`now()` })
+    .set({ ...change, updated_at: sql<Date>`now()` })
     .where('id', '=', id)
     .where('chain_id', '=', w.chain.chainId)
     .where('wallet', '=', viewer.wallet)
@@ -133,22 +133,12 @@ export async function renameConversation(w: Store, viewer: Viewer, id: string, t
   const result = await query.executeTakeFirst()
   return result.numUpdatedRows > 0n
 }
+
+export const renameConversation = (w: Store, viewer: Viewer, id: string, title: string | null) => updateOwn(w, viewer, id, { title })
 
 /** Soft delete: the rows stay, the conversation is gone for its wallet and its external id is free again. */
-export async function deleteConversation(w: Store, viewer: Viewer, id: string): Promise<boolean> {
-  let query = w.db
-    .updateTable('app.conversations')
-    .set({ deleted_at: sql<Date>`now()` })
-    .where('id', '=', id)
-    .where('chain_id', '=', w.chain.chainId)
-    .where('wallet', '=', viewer.wallet)
-    .where('deleted_at', 'is', null)
-  if (viewer.projectId !== null) query = query.where('project_id', '=', viewer.projectId)
-  const result = await query.executeTakeFirst()
-  return result.numUpdatedRows > 0n
-}
+export const deleteConversation = (w: Store, viewer: Viewer, id: string) => updateOwn(w, viewer, id, { deleted_at: new Date() })
 
-/** The conversation's messages in the order they were said; `after`: the id of the last message of the previous page. */
 export async function listMessages(w: Store, conversationId: string, options: { limit: number; after?: number }): Promise<MemoryMessageView[]> {
   let query = w.db
     .selectFrom('app.memory_messages')

@@ -7,16 +7,13 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { WriteContext } from '../../context.js'
+import { uuid } from '../../http/inputs.js'
 
 type Store = Pick<WriteContext, 'db' | 'chain'>
 
 export const MAX_CONVERSATION_REFERENCE_LENGTH = 200
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value)
-}
+export const isUuid = (value: string): boolean => value.trim() === value && uuid.safeParse(value).success
 
 /** The conversation named by the client is another project's or another wallet's. */
 export class ConversationAccessError extends Error {

@@ -12,7 +12,7 @@ import type { Address } from 'viem'
 import { haitheProductAbi } from '../../../chain/index.js'
 import type { WriteContext } from '../../context.js'
 import { chunkText, ensureKnowledgeIndexed, loadKnowledgeText } from '../knowledge/index.js'
-import { guardedFetch, parseRpcTools, type RpcTool } from '../tools/index.js'
+import { parseRpcTools, type RpcTool } from '../tools/index.js'
 import type { UsableProduct } from '../../projects/queries.js'
 import { decryptProductContent } from './decrypt.js'
 import { ProductUnavailableError } from './errors.js'
@@ -61,12 +61,6 @@ export function createProductLoader(w: Pick<WriteContext, 'db' | 'chain' | 'conf
   const options = w.config.inference
   const cache = new LRUCache<string, Promise<Loaded>>({ max: 1000, ttl: CONTENT_TTL_MS })
 
-  const fetchUrl = async (url: string) => {
-    const answer = await guardedFetch(url, { allowHosts: options.allowHosts, timeoutMs: options.contentTimeoutMs, maxBytes: options.maxContentBytes })
-    if (answer.status < 200 || answer.status > 299) throw new ProductUnavailableError(`${url.slice(0, 100)} answered ${answer.status}`)
-    return { body: new Uint8Array(answer.body), contentType: answer.contentType }
-  }
-
   async function use(product: UsableProduct): Promise<AppliedProduct> {
     const { category } = product
     if (category !== 'promptset' && category !== 'tool:rpc' && !KNOWLEDGE.has(category)) {
@@ -81,7 +75,8 @@ export function createProductLoader(w: Pick<WriteContext, 'db' | 'chain' | 'conf
     if (category === 'tool:rpc') return { ...product, use: 'tools', tools: parseRpcTools(utf8.decode(content), product.name) }
     const version = createHash('sha256').update(product.uri).update(content).digest('hex').slice(0, 32)
     await ensureKnowledgeIndexed(w.db, { chainId: w.chain.chainId, product: product.address, version }, async () =>
-      chunkText(await loadKnowledgeText(category, content, fetchUrl)))
+      // A knowledge:url product's pages are fetched under the same rules as products' content.
+      chunkText(await loadKnowledgeText(category, content, (url) => fetchUri(url, options))))
     return { ...product, use: 'knowledge', version }
   }
 
