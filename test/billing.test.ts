@@ -151,6 +151,46 @@ describe('billing', () => {
     expect(await ledgerSum(org, 'reserved')).toBe(UNIT)
   })
 
+  it('decides every call of one batch on its own: two organizations, a repeated request id, a repeat of a ledger line, the edge of a balance', async () => {
+    const small = await fundedOrg('Batch Small Co', 3n * UNIT)
+    const large = await fundedOrg('Batch Large Co', 50n * UNIT)
+    const smallProject = await project(small, 'Batch')
+    const largeProject = await project(large, 'Batch')
+    // Each organization's first call creates its account; after that, calls that arrive together share statements.
+    await Promise.all([gw.w.billing.reserve(request(small, smallProject)), gw.w.billing.reserve(request(large, largeProject))])
+    const earlier = request(large, largeProject)
+    await gw.w.billing.reserve(earlier)
+    const twice = request(large, largeProject)
+    const calls = [
+      ...Array.from({ length: 4 }, () => request(small, smallProject)), // 2 of these fit
+      ...Array.from({ length: 10 }, () => request(large, largeProject)),
+      twice, { ...twice }, // the same request id twice in one batch
+    ]
+    const outcomes = await Promise.allSettled(calls.map((r) => gw.w.billing.reserve(r)))
+    const refusals = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : 'reserved'))
+    expect(refusals.slice(0, 4).filter((r) => r === 'reserved')).toHaveLength(2)
+    expect(refusals.slice(0, 4).filter((r) => r === 'InsufficientQuotaError')).toHaveLength(2)
+    expect(refusals.slice(4, 14)).toEqual(Array(10).fill('reserved'))
+    expect([...refusals.slice(14, 16)].sort()).toEqual(['DuplicateRequestError', 'reserved'])
+    // A request id already in the ledger fails the batch's statement: its neighbours are still reserved.
+    const again = await Promise.allSettled([{ ...earlier }, request(large, largeProject), request(large, largeProject)].map((r) => gw.w.billing.reserve(r)))
+    expect(again.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : 'reserved'))).toEqual(['DuplicateRequestError', 'reserved', 'reserved'])
+    expect(await ledgerSum(small, 'reserved')).toBe(3n * UNIT)
+    expect(await ledgerSum(large, 'reserved')).toBe(15n * UNIT)
+    await expectAccountMatchesLedger(small)
+    await expectAccountMatchesLedger(large)
+
+    // Charges and releases that arrive together close their own lines, and only those.
+    const reserved = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])).filter((r) => r.organization === large.address)
+    await Promise.all(reserved.map((r, i) => (i % 2 === 0 ? gw.w.billing.charge(r, { promptTokens: i, completionTokens: 1, totalTokens: i + 1 }) : gw.w.billing.release(r))))
+    const lines = await gw.w.db.selectFrom('app.usage_ledger').select(['id', 'status', 'total_tokens']).where('id', 'in', reserved.map((r) => r.id)).execute()
+    const byId = new Map(lines.map((l) => [l.id, l]))
+    reserved.forEach((r, i) => {
+      expect(byId.get(r.id)).toEqual({ id: r.id, status: i % 2 === 0 ? 'charged' : 'released', total_tokens: i % 2 === 0 ? i + 1 : null })
+    })
+    await expectAccountMatchesLedger(large)
+  })
+
   it('makes released amounts available again; charged ones stay owed and count as expenditure until settled', async () => {
     const org = await fundedOrg('Charge Co', 10n * UNIT)
     const projectId = await project(org, 'Charges')

@@ -11,6 +11,7 @@ import {
   migrateToLatest,
   defaultMigrationsDir,
   MigrationError,
+  preparedAs,
 } from '../src/db/index.js'
 import { createScratchPostgresDatabase, createTestDatabase, type TestDatabase } from './support/database.js'
 import { rejectionOf } from './support/rejection.js'
@@ -85,6 +86,22 @@ describe(`database on ${backend}`, () => {
     expect(updated.numUpdatedRows).toBe(2n)
     const deleted = await scratch.deleteFrom('entries').where('id', '>=', 100).executeTakeFirstOrThrow()
     expect(deleted.numDeletedRows).toBe(2n)
+  })
+
+  it('runs a statement marked preparedAs(name) with its parameters, as a named prepared statement on PostgreSQL', async () => {
+    await scratch.insertInto('entries').values([{ id: 200, label: 'x' }, { id: 201, label: 'y' }]).execute()
+    const labels = await scratch.connection().execute(async (connection) => {
+      const read = (id: number) => sql<{ label: string }>`${preparedAs('test_entry_label')} select label from entries where id = ${id}`.execute(connection)
+      const answers = [(await read(200)).rows, (await read(201)).rows, (await read(999)).rows]
+      if (backend === 'PostgreSQL') {
+        // On this connection, the statement is prepared once, under its name.
+        const prepared = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(connection)
+        expect(prepared.rows.map((r) => r.name)).toEqual(['test_entry_label'])
+      }
+      return answers
+    })
+    expect(labels).toEqual([[{ label: 'x' }], [{ label: 'y' }], []])
+    expect(() => preparedAs('Not A Name')).toThrow(/not a statement name/)
   })
 
   // On PGlite (one session) this checks that the driver never interleaves two

@@ -5,6 +5,7 @@ import pg from 'pg'
 import type { Logger } from 'pino'
 import { listenPGlite, listenPostgres, type ListenHandlers, type Listener } from './listen.js'
 import { PGliteDialect } from './pglite-dialect.js'
+import { withPreparedStatements } from './prepared-statements.js'
 import type { Database } from './types.js'
 
 export interface DatabaseOptions {
@@ -129,7 +130,7 @@ async function openPostgres(url: string, setting: string, options: DatabaseOptio
   // A checked-out client has no pool listener: a session the server ends while it is held (the
   // indexer's lock session) would crash the process. Its next query fails instead.
   pool.on('connect', (client) => client.on('error', (error) => options.logger?.warn({ target, reason: reasonOf(error, passwordsOf(url)) }, 'PostgreSQL connection lost')))
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) })
   try {
     await checkDatabaseConnection(db, target, passwordsOf(url))
   } catch (error) {

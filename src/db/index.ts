@@ -17,4 +17,5 @@ export {
 export { PGliteDialect } from './pglite-dialect.js'
 export type * from './types.js'
 export type { ListenHandlers, Listener } from './listen.js'
+export { preparedAs } from './prepared-statements.js'
 export { acquireLeadership, databaseKindOf, holdsLeaderLock, type AdvisoryLockKey, type Leadership } from './advisory-lock.js'

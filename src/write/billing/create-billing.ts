@@ -1,22 +1,28 @@
 /**
  * Billing against app.usage_ledger, one statement per step. What an organization owes and has
  * not settled is kept in app.billing_accounts.owed by the same statements that move lines in or
- * out of that state, so reserve() is a single statement: add the amount to `owed` only if it
- * still fits under the indexed balance, and insert the line and its products from that row.
- * Concurrent reservations of one organization queue on its account row (on PostgreSQL across the
- * pool and across gateway processes) for the length of one statement; under READ COMMITTED the
- * waiting UPDATE re-checks its condition on the row the previous one committed. A scoped key's
- * monthly limit adds a transaction that serialises that key's reservations with an advisory lock.
+ * out of that state, so a reservation is a single statement: add the amount to `owed` only if it
+ * still fits under the indexed balance, and insert the line and its products.
+ *
+ * Concurrent calls are group-committed (group-commit.ts): the reservations (and the charges)
+ * that arrive while one statement runs go together in the next, so at load a round trip and a
+ * commit serve many calls. The batched reservation locks the accounts it touches (FOR UPDATE,
+ * which under READ COMMITTED yields their latest committed `owed`, across processes) and accepts
+ * each organization's calls in order while their running sum fits; a call it does not accept
+ * (an organization's first call, one at the edge of its balance, a repeated request id) takes
+ * the single-call path, which decides it exactly. A scoped key's monthly limit adds a
+ * transaction that serialises that key's reservations with an advisory lock.
  */
 import { sql, type Kysely } from 'kysely'
 import { formatUnits } from 'viem'
 import type { ChainConfig } from '../../config/index.js'
-import type { Database } from '../../db/index.js'
+import { preparedAs, type Database } from '../../db/index.js'
 import type { Logger, Registry } from '../../obs/index.js'
-import { notifyUsage } from '../events/index.js'
+import { ORG_EVENTS_CHANNEL, usageEventPayload } from '../events/index.js'
 import { indexedBalance, keySpentSince, startOfUtcMonth } from './balance.js'
 import { DuplicateRequestError, InsufficientQuotaError, type Billing, type ChargeRequest, type Reservation, type Usage } from './billing.js'
 import { createBillingMetrics } from './metrics.js'
+import { createGroupCommit } from './group-commit.js'
 
 export interface BillingOptions {
   db: Kysely<Database>
@@ -27,6 +33,11 @@ export interface BillingOptions {
 }
 
 type Db = Kysely<Database>
+
+/** A call waiting for its reservation. */
+interface Reservable { request: ChargeRequest; organization: string; amount: bigint; at: Date }
+/** A reserved line waiting to be charged or released, with its event's payload. */
+interface Closing { reservation: Reservation; status: 'charged' | 'released'; usage: Usage | null; payload: string }
 
 const TUSDT_DECIMALS = 18
 const tusdt = (amount: bigint) => `${formatUnits(amount, TUSDT_DECIMALS)} tUSDT`
@@ -106,6 +117,73 @@ export function createBilling(options: BillingOptions): Billing {
     })
   }
 
+  /**
+   * The lines of many calls in one statement (see the header); the request ids it reserved, with
+   * their line ids. Accounts it cannot see yet and calls past the running sum are left out.
+   */
+  async function reserveLines(items: readonly Reservable[]): Promise<Map<string, string>> {
+    const products = items.flatMap((item) => item.request.products.map((p) => ({ requestId: item.request.requestId, product: p.product.toLowerCase(), amount: p.amount.toString() })))
+    const { rows } = await sql<{ request_id: string; id: string }>`${preparedAs('haithe_reserve_lines')}
+      with req as (
+        select * from unnest(
+          ${items.map((_, i) => i)}::int[], ${items.map((x) => x.request.requestId)}::text[], ${items.map((x) => x.organization)}::text[],
+          ${items.map((x) => x.request.projectId)}::bigint[], ${items.map((x) => x.request.apiKeyId)}::bigint[],
+          ${items.map((x) => x.request.wallet.toLowerCase())}::text[], ${items.map((x) => x.request.modelId)}::int[],
+          ${items.map((x) => x.request.modelAmount.toString())}::numeric[], ${items.map((x) => x.amount.toString())}::numeric[],
+          ${items.map((x) => x.at.toISOString())}::timestamptz[]
+        ) as r(i, request_id, organization, project_id, api_key_id, wallet, model_id, model_amount, amount, at)
+      ), account as (
+        select a.organization, a.owed, coalesce(o.balance, 0) as balance
+        from app.billing_accounts a
+        left join chain.organizations o on o.chain_id = a.chain_id and o.address = a.organization
+        where a.chain_id = ${chain.chainId} and a.organization in (select organization from req)
+        for update of a
+      ), accepted as (
+        select * from (
+          select req.*, account.owed + sum(req.amount) over (partition by req.organization order by req.i) as owed_after, account.balance
+          from req join account using (organization)
+        ) running
+        where owed_after <= balance
+      ), debit as (
+        update app.billing_accounts a set owed = a.owed + s.total
+        from (select organization, sum(amount) as total from accepted group by organization) s
+        where a.chain_id = ${chain.chainId} and a.organization = s.organization
+      ), line as (
+        insert into app.usage_ledger (request_id, chain_id, organization, project_id, api_key_id, wallet, model_id, model_amount, amount, status, created_at, updated_at)
+        select request_id, ${chain.chainId}, organization, project_id, api_key_id, wallet, model_id, model_amount, amount, 'reserved', at, at
+        from accepted order by i
+        returning id, request_id
+      ), products as (
+        insert into app.usage_line_products (ledger_id, product, amount)
+        select line.id, p.product, p.amount
+        from line join unnest(${products.map((p) => p.requestId)}::text[], ${products.map((p) => p.product)}::text[], ${products.map((p) => p.amount)}::numeric[])
+          as p(request_id, product, amount) using (request_id)
+      )
+      select request_id, id::text from line`.execute(db)
+    return new Map(rows.map((row) => [row.request_id, row.id]))
+  }
+
+  /** Reserves a batch: in one statement what it accepts, then each call it left out on its own. */
+  async function reserveBatch(items: readonly Reservable[]): Promise<PromiseSettledResult<string>[]> {
+    // A request id twice in one batch would fail the whole statement: the repeat goes alone.
+    const seen = new Set<string>()
+    const batched = items.filter((item) => !seen.has(item.request.requestId) && seen.add(item.request.requestId))
+    let reserved = new Map<string, string>()
+    try {
+      reserved = await reserveLines(batched)
+    } catch (error) {
+      // A request id already in the ledger fails the statement; so may the database. Each call
+      // then goes alone, and gets its own answer.
+      if (!isUniqueViolation(error)) logger.debug({ err: error }, 'batched reservation failed; reserving one by one')
+    }
+    return Promise.allSettled(items.map((item) => {
+      const id = reserved.get(item.request.requestId)
+      if (id !== undefined && batched.includes(item)) return id
+      return reserveWithin(db, item.request, item.organization, item.amount, item.at)
+    }))
+  }
+  const reserveGrouped = createGroupCommit({ write: reserveBatch })
+
   async function reserve(request: ChargeRequest): Promise<Reservation> {
     const organization = request.organization.toLowerCase()
     const amount = request.products.reduce((sum, p) => sum + p.amount, request.modelAmount)
@@ -113,7 +191,7 @@ export function createBilling(options: BillingOptions): Billing {
     try {
       const id = request.monthlyLimit !== null && request.apiKeyId !== null
         ? await reserveUnderLimit(request, organization, amount, request.monthlyLimit, request.apiKeyId, at)
-        : await reserveWithin(db, request, organization, amount, at)
+        : await reserveGrouped({ request, organization, amount, at })
       metrics.reservations.inc({ outcome: 'reserved' })
       return { id, requestId: request.requestId, amount, organization, projectId: request.projectId, modelId: request.modelId }
     } catch (error) {
@@ -127,30 +205,50 @@ export function createBilling(options: BillingOptions): Billing {
   }
 
   /**
-   * Moves a reserved line to `status` in one statement that also, for a release, gives the
-   * amount back to the account, and tells the organization's subscribers (NOTIFY, on commit). A
-   * repeat (or a line already closed otherwise) changes nothing.
+   * Moves reserved lines to their status in one statement that also gives released amounts back
+   * to their accounts and tells each organization's subscribers (NOTIFY, on commit); the ids it
+   * moved. A repeat (or a line already closed otherwise) changes nothing.
    */
+  async function closeLines(items: readonly Closing[]): Promise<Set<string>> {
+    const tokens = (pick: (usage: Usage) => number) => items.map((x) => (x.status === 'charged' && x.usage ? pick(x.usage) : null))
+    const { rows } = await sql<{ id: string }>`${preparedAs('haithe_close_lines')}
+      with req as (
+        select * from unnest(
+          ${items.map((x) => x.reservation.id)}::bigint[], ${items.map((x) => x.status)}::text[],
+          ${tokens((u) => u.promptTokens)}::int[], ${tokens((u) => u.completionTokens)}::int[], ${tokens((u) => u.totalTokens)}::int[],
+          ${items.map((x) => x.payload)}::text[]
+        ) as r(id, status, prompt_tokens, completion_tokens, total_tokens, payload)
+      ), line as (
+        update app.usage_ledger l set status = r.status, updated_at = ${now()},
+          prompt_tokens = coalesce(r.prompt_tokens, l.prompt_tokens),
+          completion_tokens = coalesce(r.completion_tokens, l.completion_tokens),
+          total_tokens = coalesce(r.total_tokens, l.total_tokens)
+        from req r
+        where l.id = r.id and l.status = 'reserved'
+        returning l.id, l.chain_id, l.organization, l.amount, r.status, r.payload
+      ), credit as (
+        update app.billing_accounts a set owed = a.owed - s.total
+        from (select chain_id, organization, sum(amount) as total from line where status = 'released' group by chain_id, organization) s
+        where a.chain_id = s.chain_id and a.organization = s.organization
+      )
+      select id::text, pg_notify(${ORG_EVENTS_CHANNEL}, payload) from line`.execute(db)
+    return new Set(rows.map((row) => row.id))
+  }
+
+  const closeGrouped = createGroupCommit({
+    write: async (items: readonly Closing[]) => {
+      const closed = await closeLines(items)
+      return items.map((item): PromiseSettledResult<boolean> => ({ status: 'fulfilled', value: closed.has(item.reservation.id) }))
+    },
+  })
+
   async function close(reservation: Reservation, status: 'charged' | 'released', usage: Usage | null): Promise<void> {
-    const tokens = status === 'charged' && usage ? { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens } : {}
-    const notify = notifyUsage({
+    const payload = usageEventPayload({
       chainId: chain.chainId, organization: reservation.organization, requestId: reservation.requestId, projectId: reservation.projectId,
       modelId: reservation.modelId, amount: reservation.amount.toString(), status,
       tokens: status === 'charged' && usage ? { prompt: usage.promptTokens, completion: usage.completionTokens, total: usage.totalTokens } : null,
     })
-    const closed = await db
-      .with('line', (q) => q.updateTable('app.usage_ledger').set({ status, updated_at: now(), ...tokens })
-        .where('id', '=', reservation.id).where('status', '=', 'reserved').returning(['chain_id', 'organization', 'amount']))
-      .with('account', (q) => q.updateTable('app.billing_accounts as a')
-        .from('line')
-        .set({ owed: sql`a.owed - line.amount` })
-        .whereRef('a.chain_id', '=', 'line.chain_id').whereRef('a.organization', '=', 'line.organization')
-        .where(sql.lit(status === 'released'))
-        .returning('a.organization'))
-      .selectFrom('line')
-      .select(notify.as('notified'))
-      .executeTakeFirst()
-    if (closed) {
+    if (await closeGrouped({ reservation, status, usage, payload })) {
       metrics.settledCalls.inc({ outcome: status })
       return
     }

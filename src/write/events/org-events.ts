@@ -3,7 +3,7 @@
  * transaction that makes the change (so they go out on commit, and never for a rolled-back change),
  * and heard by every gateway replica with LISTEN (see org-event-hub.ts).
  */
-import { sql, type Kysely, type RawBuilder } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { z } from 'zod'
 import type { Database } from '../../db/index.js'
 
@@ -76,12 +76,12 @@ function payloadOf(event: OrgEvent): string {
 }
 
 /**
- * `pg_notify(…)` of a usage event, as an expression: the statement that charges or releases the
- * line selects it from the changed row, so the event goes out exactly when the change commits.
+ * The NOTIFY payload of a usage event: the statement that charges or releases the line selects
+ * `pg_notify(ORG_EVENTS_CHANNEL, payload)` from the changed row, so the event goes out exactly
+ * when the change commits.
  */
-export function notifyUsage(event: Omit<UsageEvent, 'type'>): RawBuilder<void> {
-  const payload = payloadOf({ type: 'usage', ...event, organization: event.organization.toLowerCase(), requestId: event.requestId.slice(0, MAX_REQUEST_ID_CHARS) })
-  return sql<void>`pg_notify(${ORG_EVENTS_CHANNEL}, ${payload})`
+export function usageEventPayload(event: Omit<UsageEvent, 'type'>): string {
+  return payloadOf({ type: 'usage', ...event, organization: event.organization.toLowerCase(), requestId: event.requestId.slice(0, MAX_REQUEST_ID_CHARS) })
 }
 
 /** Publishes a settlement event; call it inside the transaction that marks the lines settled. */
