@@ -105,6 +105,19 @@ export class BatchChanges {
   readonly marketHourly = new DeltaMap(['volume', 'calls'] as const)
   readonly totals = new DeltaMap(['organizations', 'creators', 'products', 'calls', 'volume'] as const)
 
+  #bucketTime = -1
+  #buckets = { day: '', hour: '' }
+
+  /** The UTC day and hour of a block time; consecutive logs mostly share one, so the last is kept. */
+  bucketsOf(time: number): { day: string; hour: string } {
+    if (time !== this.#bucketTime) {
+      const day = utcDay(time)
+      this.#buckets = { day, hour: utcHour(time, day) }
+      this.#bucketTime = time
+    }
+    return this.#buckets
+  }
+
   touch(...tables: ChainTable[]): void {
     for (const t of tables) this.tables.add(t)
   }

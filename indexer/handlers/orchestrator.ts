@@ -1,6 +1,6 @@
 /** HaitheOrchestrator: creations (organizations, products, creators) and every charge. */
 import { decodeAbiParameters } from 'viem'
-import { utcDay, utcHour, type BatchChanges } from '../aggregates/changes.js'
+import type { BatchChanges } from '../aggregates/changes.js'
 import type { KnownContracts } from './known-contracts.js'
 import { dataWord, topicAddress, topicWord, ZERO_ADDRESS, type PlacedLog } from './log.js'
 import { topics } from './topics.js'
@@ -21,7 +21,7 @@ export function discoverChild(log: PlacedLog, known: KnownContracts): void {
 
 export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boolean {
   const { topics: t, data } = log.raw
-  const day = utcDay(log.time)
+  const { day, hour } = changes.bucketsOf(log.time)
   switch (t[0]) {
     case topics.organizationCreated: {
       const [name, index] = decodeAbiParameters(organizationCreatedData, data as `0x${string}`)
@@ -67,7 +67,6 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
         creatorId, product: isProduct ? product : null, amount, calls, batchId: null, account: null,
       })
       const creatorKey = creatorId.toString()
-      const hour = utcHour(log.time, day)
       changes.creators.add(creatorKey, 'revenue', amount)
       changes.creators.add(creatorKey, 'claimable', amount)
       changes.creators.add(creatorKey, 'calls', calls)
@@ -96,7 +95,7 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
       changes.organizations.add(organization, 'calls', calls)
       changes.orgDaily.add(`${organization}|${day}`, 'calls', calls)
       changes.marketDaily.addBoth(day, 'volume', amount, 'calls', calls)
-      changes.marketHourly.addBoth(utcHour(log.time, day), 'volume', amount, 'calls', calls)
+      changes.marketHourly.addBoth(hour, 'volume', amount, 'calls', calls)
       changes.totals.add('', 'volume', amount)
       changes.totals.add('', 'calls', calls)
       changes.touch('payments', 'organizations', 'org_spend_daily', 'market_daily', 'market_hourly', 'market_totals')

@@ -1,5 +1,7 @@
+import type { IncomingMessage } from 'node:http'
 import { SseParser } from '../sse.js'
 import { UpstreamError, normalizeErrorBody, parseRetryAfter } from './errors.js'
+import { headerValue, postJson, readText, type UpstreamResponse } from './post-json.js'
 import { readUsage } from './usage.js'
 import type { CallOptions, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage } from './types.js'
 
@@ -30,9 +32,9 @@ const DEFAULT_TIMEOUT_MS = 60_000
  * and, for streams, asking for usage so that billing counts what the provider counted.
  */
 export class OpenAICompatibleClient {
-  private readonly url: string
+  private readonly url: URL
   constructor(private readonly config: ClientConfig) {
-    this.url = `${config.baseUrl.replace(/\/+$/, '')}/chat/completions`
+    this.url = new URL(`${config.baseUrl.replace(/\/+$/, '')}/chat/completions`)
   }
 
   get provider(): string {
@@ -48,7 +50,7 @@ export class OpenAICompatibleClient {
       const res = await this.post(body, deadline, 'application/json')
       let text: string
       try {
-        text = await res.text()
+        text = await readText(res.body)
       } catch (err) {
         throw this.failure(err, deadline)
       }
@@ -75,16 +77,12 @@ export class OpenAICompatibleClient {
       stream_options: { ...(request.stream_options ?? {}), include_usage: true },
     }
     const deadline = new Deadline(options.signal, this.timeoutMs)
-    let res: Response
+    let res: UpstreamResponse
     try {
       res = await this.post(body, deadline, 'text/event-stream')
     } catch (err) {
       deadline.done()
       throw err
-    }
-    if (!res.body) {
-      deadline.done()
-      throw this.invalid('the upstream stream has no body')
     }
     const state = { usage: null as Usage | null }
     const chunks = this.chunks(res.body, deadline, state)
@@ -97,16 +95,16 @@ export class OpenAICompatibleClient {
     }
   }
 
-  private async *chunks(body: ReadableStream<Uint8Array>, deadline: Deadline, state: { usage: Usage | null }): AsyncGenerator<ChatCompletionChunk> {
-    const reader = body.getReader()
+  private async *chunks(body: IncomingMessage, deadline: Deadline, state: { usage: Usage | null }): AsyncGenerator<ChatCompletionChunk> {
+    const reader = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>
     const parser = new SseParser()
     let ended = false
     let finished = false
     try {
       for (;;) {
-        let read: Awaited<ReturnType<typeof reader.read>>
+        let read: IteratorResult<Buffer>
         try {
-          read = await reader.read()
+          read = await reader.next()
         } catch (err) {
           throw this.failure(err, deadline)
         }
@@ -137,7 +135,7 @@ export class OpenAICompatibleClient {
     } finally {
       deadline.done()
       // Stopping early (consumer break, [DONE], error) releases the upstream connection.
-      if (!ended) await reader.cancel().catch(() => undefined)
+      if (!ended) body.destroy()
     }
   }
 
@@ -145,19 +143,19 @@ export class OpenAICompatibleClient {
     return this.config.timeoutMs ?? DEFAULT_TIMEOUT_MS
   }
 
-  private async post(body: unknown, deadline: Deadline, accept: string): Promise<Response> {
+  private async post(body: unknown, deadline: Deadline, accept: string): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept }
     if (this.config.apiKey) headers.authorization = `Bearer ${this.config.apiKey}`
-    let res: Response
+    let res: UpstreamResponse
     try {
-      res = await fetch(this.url, { method: 'POST', headers, body: JSON.stringify(body), signal: deadline.signal })
+      res = await postJson(this.url, headers, JSON.stringify(body), deadline.signal)
     } catch (err) {
       throw this.failure(err, deadline)
     }
-    if (res.ok) return res
+    if (res.status >= 200 && res.status < 300) return res
     let payload: unknown
     try {
-      const text = await res.text()
+      const text = await readText(res.body)
       try {
         payload = JSON.parse(text)
       } catch {
@@ -166,10 +164,10 @@ export class OpenAICompatibleClient {
     } catch (err) {
       throw this.failure(err, deadline)
     }
-    throw new UpstreamError(this.provider, res.status, normalizeErrorBody(res.status, payload, this.config.apiKey), parseRetryAfter(res.headers.get('retry-after')))
+    throw new UpstreamError(this.provider, res.status, normalizeErrorBody(res.status, payload, this.config.apiKey), parseRetryAfter(headerValue(res.headers, 'retry-after')))
   }
 
-  /** A thrown fetch or read: the caller's own abort is passed on as is, the rest become 502/504. */
+  /** A failed request or read: the caller's own abort is passed on as is, the rest become 502/504. */
   private failure(err: unknown, deadline: Deadline): unknown {
     if (err instanceof UpstreamError) return err
     if (deadline.callerAborted) return deadline.callerReason
@@ -191,7 +189,7 @@ export class OpenAICompatibleClient {
 }
 
 /**
- * The caller's signal plus an inactivity timer, as one signal for fetch. The timer restarts on
+ * The caller's signal plus an inactivity timer, as one signal for the request. The timer restarts on
  * every read, so a long stream that keeps producing is never cut.
  */
 class Deadline {
