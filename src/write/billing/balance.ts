@@ -31,7 +31,10 @@ export async function owedAmount(db: Db, chainId: number, organization: string):
     .select(sql<string>`coalesce(sum(amount), 0)::text`.as('owed'))
     .where('chain_id', '=', chainId)
     .where('organization', '=', organization)
-    .where((eb) => eb.or([eb('status', '=', 'reserved'), eb.and([eb('status', '=', 'charged'), eb('settled_at', 'is', null)])]))
+    // Reserved lines are never settled: this is "reserved, or charged and not settled", in the
+    // words of the usage_ledger_unsettled index.
+    .where('settled_at', 'is', null)
+    .where('status', '<>', 'released')
     .executeTakeFirstOrThrow()
   return BigInt(row.owed)
 }

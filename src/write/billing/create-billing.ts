@@ -211,10 +211,11 @@ export function createBilling(options: BillingOptions): Billing {
    */
   async function closeLines(items: readonly Closing[]): Promise<Set<string>> {
     const tokens = (pick: (usage: Usage) => number) => items.map((x) => (x.status === 'charged' && x.usage ? pick(x.usage) : null))
+    const ids = items.map((x) => x.reservation.id)
     const { rows } = await sql<{ id: string }>`${preparedAs('haithe_close_lines')}
       with req as (
         select * from unnest(
-          ${items.map((x) => x.reservation.id)}::bigint[], ${items.map((x) => x.status)}::text[],
+          ${ids}::bigint[], ${items.map((x) => x.status)}::text[],
           ${tokens((u) => u.promptTokens)}::int[], ${tokens((u) => u.completionTokens)}::int[], ${tokens((u) => u.totalTokens)}::int[],
           ${items.map((x) => x.payload)}::text[]
         ) as r(id, status, prompt_tokens, completion_tokens, total_tokens, payload)
@@ -224,7 +225,8 @@ export function createBilling(options: BillingOptions): Billing {
           completion_tokens = coalesce(r.completion_tokens, l.completion_tokens),
           total_tokens = coalesce(r.total_tokens, l.total_tokens)
         from req r
-        where l.id = r.id and l.status = 'reserved'
+        -- \`= any\` gives the planner the primary key's condition (see migration 0007).
+        where l.id = any(${ids}::bigint[]) and l.id = r.id and l.status = 'reserved'
         returning l.id, l.chain_id, l.organization, l.amount, r.status, r.payload
       ), credit as (
         update app.billing_accounts a set owed = a.owed - s.total

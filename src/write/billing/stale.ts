@@ -11,7 +11,7 @@ export async function releaseStaleReservations(db: Kysely<Database>, chainId: nu
   const { rows } = await sql<{ lines: string | null }>`
     with stale as (
       update app.usage_ledger set status = 'released', updated_at = now()
-      where chain_id = ${chainId} and status = 'reserved' and created_at < ${reservedBefore}
+      where chain_id = ${chainId} and status = 'reserved' and settled_at is null and created_at < ${reservedBefore}
       returning chain_id, organization, amount
     ), totals as (
       select chain_id, organization, sum(amount) as total, count(*) as lines from stale group by chain_id, organization
