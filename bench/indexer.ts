@@ -3,7 +3,8 @@
  * then in the same run measures
  *   1. fetch only: the same logs fetched with the indexer's own fetcher (no decoding, no writing);
  *   2. backfill: `haithe indexer` (a child process, so its peak RSS is its own) into a fresh
- *      PostgreSQL database (BENCH_DATABASE_URL, default the local server);
+ *      PostgreSQL database (BENCH_DATABASE_URL, default the local server), until every block is
+ *      in and the indexes it deferred are built;
  *   3. realtime: the time from a mined block to its transfer being queryable in PostgreSQL.
  * Prints readable figures and ends with one JSON line.
  */
@@ -83,7 +84,12 @@ try {
     }
     peakRss = Math.max(peakRss, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024)
   }
-  while ((await indexed()) < head) {
+  // Done once every block is in and the indexes a first backfill defers are built again.
+  const deferredLeft = async () => {
+    const { rows } = await db.query<{ n: string }>('select count(*) as n from chain.deferred_indexes').catch(() => ({ rows: [{ n: '1' }] }))
+    return Number(rows[0]!.n)
+  }
+  while ((await indexed()) < head || (await deferredLeft()) > 0) {
     if (child.exitCode !== null) throw new Error(`indexer exited with ${child.exitCode}`)
     sampleRss()
     await new Promise((r) => setTimeout(r, 100))

@@ -13,6 +13,7 @@ import { BatchChanges } from './aggregates/changes.js'
 import { readCheckpoint, type Checkpoint } from './database/checkpoint.js'
 import { commitBatch, pruneFinalized, type BlockHeader } from './database/commit.js'
 import { acquireLeadership, assertLeader, LeadershipLostError, type Leadership } from './database/leader.js'
+import { buildDeferredIndexes, deferIndexesIfEmpty } from './database/deferred-indexes.js'
 import { createStatusRecorder } from './database/status.js'
 import { IndexInvariantError } from './database/write-batch.js'
 import { applyLogs, type KnownContracts } from './handlers/index.js'
@@ -141,6 +142,11 @@ export function createIndexer(options: IndexerOptions) {
   /** Final blocks from checkpoint+1 to `target`, in large batches without undo data. */
   async function backfill(target: number, head: number): Promise<void> {
     setRole('backfill')
+    const deferred = await deferIndexesIfEmpty(db)
+    if (deferred > 0) {
+      indexesBuilt = false
+      logger.info({ indexes: deferred }, 'backfill into an empty database: secondary indexes of payments and transfers are built at its end')
+    }
     const from = checkpoint.block + 1
     const started = Date.now()
     let events = 0
@@ -191,6 +197,7 @@ export function createIndexer(options: IndexerOptions) {
     }
     await pending
     lap('write')
+    if (!signal.aborted) await buildIndexes()
     const memory = process.memoryUsage()
     logger.debug(
       {
@@ -199,6 +206,14 @@ export function createIndexer(options: IndexerOptions) {
       },
       'backfill: time spent',
     )
+  }
+
+  /** Whether no index is left to build (see deferred-indexes.ts); checked once per process, then after each deferral. */
+  let indexesBuilt = false
+  async function buildIndexes(): Promise<void> {
+    if (indexesBuilt) return
+    await buildDeferredIndexes(db, logger)
+    indexesBuilt = true
   }
 
   /** Rolls back to the newest stored block the node still has. */
@@ -269,6 +284,8 @@ export function createIndexer(options: IndexerOptions) {
       await backfill(finalized, head)
       return 'busy'
     }
+    // Indexes a backfill deferred and a crash left unbuilt.
+    await buildIndexes()
     if (checkpoint.block < head) {
       setRole('realtime')
       await followHead(head)

@@ -12,6 +12,11 @@ export type Int = ColumnType<string, string | bigint, string | bigint>
 export type IntDefault = ColumnType<string, string | bigint | undefined, string | bigint>
 export type Timestamp = ColumnType<Date, Date | string, Date | string>
 
+export interface DeferredIndexesTable {
+  name: string
+  definition: string
+}
+
 export interface CheckpointsTable {
   chain_id: number
   block_number: Int
@@ -473,6 +478,7 @@ export interface SettlementBatchesTable {
 
 export interface Database {
   'chain.checkpoints': CheckpointsTable
+  'chain.deferred_indexes': DeferredIndexesTable
   'chain.blocks': BlocksTable
   'chain.organizations': OrganizationsTable
   'chain.creators': CreatorsTable

@@ -31,6 +31,13 @@ export async function snapshotIndex(db: Kysely<Database>, chainId: number): Prom
   return snapshot
 }
 
+/** The names of the chain schema's indexes, sorted, and the definitions still waiting to be built. */
+export async function chainIndexes(db: Kysely<Database>): Promise<{ names: string[]; deferred: number }> {
+  const { rows } = await sql<{ name: string }>`select indexname as name from pg_indexes where schemaname = 'chain' order by indexname`.execute(db)
+  const deferred = await db.selectFrom('chain.deferred_indexes').select('name').execute()
+  return { names: rows.map((r) => r.name), deferred: deferred.length }
+}
+
 export interface RunningIndexer {
   indexer: Indexer
   /** Resolves when the indexer has applied every block up to `block` (default: the node's head). */
