@@ -130,6 +130,13 @@ describe('WebSocket JSON-RPC at /api/v1beta/ws', () => {
     expect(answer.result).toEqual({ address: owner.account.address.toLowerCase() })
     return client
   }
+  /** A chat completion over HTTP (on the first gateway), under its own request id. */
+  const chatOverHttp = (requestId: string) =>
+    fetch(`${gw.url}/api/v1beta/openai/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${walletKey}`, 'content-type': 'application/json', 'openai-organization': orgRef, 'openai-project': projectRef, 'x-request-id': requestId },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }] }),
+    })
   const chatParams = (request: Record<string, unknown>) => ({ organization: orgRef, project: projectRef, request: { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], ...request } })
 
   beforeAll(async () => {
@@ -261,11 +268,7 @@ describe('WebSocket JSON-RPC at /api/v1beta/ws', () => {
     const from = client.messages.length
 
     const requestId = `ws-test-${Date.now()}`
-    const http = await fetch(`${gw.url}/api/v1beta/openai/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${walletKey}`, 'content-type': 'application/json', 'openai-organization': orgRef, 'openai-project': projectRef, 'x-request-id': requestId },
-      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }] }),
-    })
+    const http = await chatOverHttp(requestId)
     expect(http.status).toBe(200)
     const usage = await client.waitFor('the usage event', (m) => m.method === 'usage' && String(m.params?.request_id).startsWith(`${requestId}:`), from)
     expect(usage.params).toMatchObject({
@@ -294,11 +297,7 @@ describe('WebSocket JSON-RPC at /api/v1beta/ws', () => {
       await client.call('authenticate', { token: walletKey })
       const { subscription } = (await client.call('subscribe', { organization: orgRef })).result as { subscription: string }
       const requestId = `ws-replica-${Date.now()}`
-      const http = await fetch(`${gw.url}/api/v1beta/openai/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${walletKey}`, 'content-type': 'application/json', 'openai-organization': orgRef, 'openai-project': projectRef, 'x-request-id': requestId },
-        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }] }),
-      })
+      const http = await chatOverHttp(requestId)
       expect(http.status).toBe(200)
       const usage = await client.waitFor('the usage event on the replica', (m) => m.method === 'usage' && String(m.params?.request_id).startsWith(`${requestId}:`))
       expect(usage.params).toMatchObject({ subscription, amount: CALL_PRICE.toString(), status: 'charged' })

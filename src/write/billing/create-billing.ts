@@ -51,31 +51,6 @@ export function createBilling(options: BillingOptions): Billing {
   const now = options.now ?? (() => new Date())
   const metrics = createBillingMetrics(options.metrics)
 
-  /** The line, if the amount still fits: one statement (see the header). */
-  async function reserveLine(q: Db, request: ChargeRequest, organization: string, amount: bigint, at: Date): Promise<string | undefined> {
-    const products = request.products.map((p) => p.product.toLowerCase())
-    const amounts = request.products.map((p) => p.amount.toString())
-    const { rows } = await sql<{ id: string }>`
-      with account as (
-        update app.billing_accounts a set owed = a.owed + ${amount.toString()}::numeric
-        where a.chain_id = ${chain.chainId} and a.organization = ${organization}
-          and a.owed + ${amount.toString()}::numeric <= coalesce(
-            (select o.balance from chain.organizations o where o.chain_id = ${chain.chainId} and o.address = ${organization}), 0)
-        returning a.organization
-      ), line as (
-        insert into app.usage_ledger (request_id, chain_id, organization, project_id, api_key_id, wallet, model_id, model_amount, amount, status, created_at, updated_at)
-        select ${request.requestId}, ${chain.chainId}, account.organization, ${request.projectId}, ${request.apiKeyId}, ${request.wallet.toLowerCase()},
-          ${request.modelId}, ${request.modelAmount.toString()}::numeric, ${amount.toString()}::numeric, 'reserved', ${at}, ${at}
-        from account
-        returning id
-      ), products as (
-        insert into app.usage_line_products (ledger_id, product, amount)
-        select line.id, p.product, p.amount from line, unnest(${products}::text[], ${amounts}::numeric[]) as p(product, amount)
-      )
-      select id::text from line`.execute(q)
-    return rows[0]?.id
-  }
-
   /** Why a reservation did not fit (and creates the organization's account row at its first call). */
   async function refusal(q: Db, organization: string, amount: bigint): Promise<InsufficientQuotaError | undefined> {
     const created = await q.insertInto('app.billing_accounts').values({ chain_id: chain.chainId, organization }).onConflict((oc) => oc.doNothing()).executeTakeFirst()
@@ -92,17 +67,19 @@ export function createBilling(options: BillingOptions): Billing {
     )
   }
 
-  async function reserveWithin(q: Db, request: ChargeRequest, organization: string, amount: bigint, at: Date): Promise<string> {
+  /** One call alone: reserved, or refused with the reason (after creating its account at its first call). */
+  async function reserveWithin(q: Db, item: Reservable): Promise<string> {
     for (;;) {
-      const id = await reserveLine(q, request, organization, amount, at)
+      const id = (await reserveLines(q, [item])).get(item.request.requestId)
       if (id !== undefined) return id
-      const refused = await refusal(q, organization, amount)
+      const refused = await refusal(q, item.organization, item.amount)
       if (refused) throw refused
     }
   }
 
   /** A scoped key's monthly limit, checked and reserved under the key's lock. */
-  async function reserveUnderLimit(request: ChargeRequest, organization: string, amount: bigint, limit: bigint, apiKeyId: string, at: Date): Promise<string> {
+  async function reserveUnderLimit(item: Reservable, limit: bigint, apiKeyId: string): Promise<string> {
+    const { amount, at } = item
     return db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtext(${`haithe:key-limit:${apiKeyId}`}))`.execute(trx)
       const spent = await keySpentSince(trx, apiKeyId, startOfUtcMonth(at))
@@ -113,15 +90,15 @@ export function createBilling(options: BillingOptions): Billing {
           'monthly_limit', amount, left > 0n ? left : 0n,
         )
       }
-      return reserveWithin(trx, request, organization, amount, at)
+      return reserveWithin(trx, item)
     })
   }
 
   /**
-   * The lines of many calls in one statement (see the header); the request ids it reserved, with
-   * their line ids. Accounts it cannot see yet and calls past the running sum are left out.
+   * The lines of one or many calls in one statement (see the header); the request ids it reserved,
+   * with their line ids. Accounts it cannot see yet and calls past the running sum are left out.
    */
-  async function reserveLines(items: readonly Reservable[]): Promise<Map<string, string>> {
+  async function reserveLines(q: Db, items: readonly Reservable[]): Promise<Map<string, string>> {
     const products = items.flatMap((item) => item.request.products.map((p) => ({ requestId: item.request.requestId, product: p.product.toLowerCase(), amount: p.amount.toString() })))
     const { rows } = await sql<{ request_id: string; id: string }>`${preparedAs('haithe_reserve_lines')}
       with req as (
@@ -159,7 +136,7 @@ export function createBilling(options: BillingOptions): Billing {
         from line join unnest(${products.map((p) => p.requestId)}::text[], ${products.map((p) => p.product)}::text[], ${products.map((p) => p.amount)}::numeric[])
           as p(request_id, product, amount) using (request_id)
       )
-      select request_id, id::text from line`.execute(db)
+      select request_id, id::text from line`.execute(q)
     return new Map(rows.map((row) => [row.request_id, row.id]))
   }
 
@@ -167,19 +144,18 @@ export function createBilling(options: BillingOptions): Billing {
   async function reserveBatch(items: readonly Reservable[]): Promise<PromiseSettledResult<string>[]> {
     // A request id twice in one batch would fail the whole statement: the repeat goes alone.
     const seen = new Set<string>()
-    const batched = items.filter((item) => !seen.has(item.request.requestId) && seen.add(item.request.requestId))
+    const batched = new Set(items.filter((item) => !seen.has(item.request.requestId) && seen.add(item.request.requestId)))
     let reserved = new Map<string, string>()
     try {
-      reserved = await reserveLines(batched)
+      reserved = await reserveLines(db, [...batched])
     } catch (error) {
       // A request id already in the ledger fails the statement; so may the database. Each call
       // then goes alone, and gets its own answer.
       if (!isUniqueViolation(error)) logger.debug({ err: error }, 'batched reservation failed; reserving one by one')
     }
     return Promise.allSettled(items.map((item) => {
-      const id = reserved.get(item.request.requestId)
-      if (id !== undefined && batched.includes(item)) return id
-      return reserveWithin(db, item.request, item.organization, item.amount, item.at)
+      const id = batched.has(item) ? reserved.get(item.request.requestId) : undefined
+      return id ?? reserveWithin(db, item)
     }))
   }
   const reserveGrouped = createGroupCommit({ write: reserveBatch })
@@ -187,11 +163,11 @@ export function createBilling(options: BillingOptions): Billing {
   async function reserve(request: ChargeRequest): Promise<Reservation> {
     const organization = request.organization.toLowerCase()
     const amount = request.products.reduce((sum, p) => sum + p.amount, request.modelAmount)
-    const at = now()
+    const item: Reservable = { request, organization, amount, at: now() }
     try {
       const id = request.monthlyLimit !== null && request.apiKeyId !== null
-        ? await reserveUnderLimit(request, organization, amount, request.monthlyLimit, request.apiKeyId, at)
-        : await reserveGrouped({ request, organization, amount, at })
+        ? await reserveUnderLimit(item, request.monthlyLimit, request.apiKeyId)
+        : await reserveGrouped(item)
       metrics.reservations.inc({ outcome: 'reserved' })
       return { id, requestId: request.requestId, amount, organization, projectId: request.projectId, modelId: request.modelId }
     } catch (error) {
