@@ -246,6 +246,14 @@ describe('RPC client through a faulty proxy', () => {
     const calls = Array.from({ length: 10 }, (_, i) => ({ method: 'eth_getBlockByNumber', params: [`0x${i.toString(16)}`, true] }))
     await expect(client.batch(calls)).rejects.toBeInstanceOf(RpcRangeTooLargeError)
     expect((await counts(registry))['eth_getBlockByNumber/range_too_large']).toBe(10)
+    // anvil declares its answer's size: the error says how far over the cap it was, so a backfill
+    // can cut its range to fit at once instead of halving it again and again.
+    const declared = await fetch(dev.anvil.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(calls.map((c, i) => ({ jsonrpc: '2.0', id: i + 1, ...c }))) })
+    const size = Number(declared.headers.get('content-length'))
+    expect(size).toBeGreaterThan(2_000)
+    const error = (await createRpcClient({ url: dev.anvil.rpcUrl, maxResponseBytes: 2_000, ...quick }).batch(calls).catch((e: unknown) => e)) as RpcRangeTooLargeError
+    expect(error).toBeInstanceOf(RpcRangeTooLargeError)
+    expect(error.overCap).toBeCloseTo(size / 2_000, 1)
     // Small answers still pass.
     expect(await client.request('eth_blockNumber', [])).toBe(await direct('eth_blockNumber', []))
   })

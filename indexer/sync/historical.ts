@@ -40,7 +40,9 @@ async function fetchPrefix(options: HistoricalOptions, from: number, upTo: numbe
     return { from, to, logs: await placeLogs(options.rpc, raw) }
   } catch (err) {
     if (!(err instanceof RpcRangeTooLargeError) || span === 1) throw err
-    const suggested = err.suggestedRange ? Number(err.suggestedRange.to - err.suggestedRange.from) + 1 : undefined
+    const suggested = err.suggestedRange
+      ? Number(err.suggestedRange.to - err.suggestedRange.from) + 1
+      : err.overCap ? Math.floor(span / err.overCap) : undefined
     options.sizer.tooLarge(span, suggested)
     const firstSpan = Math.max(1, Math.min(suggested ?? Math.ceil(span / 2), span - 1))
     return fetchPrefix(options, from, from + firstSpan - 1)

@@ -202,6 +202,12 @@ export class RpcRangeTooLargeError extends Error {
   readonly method: string
   readonly suggestedRange?: { from: bigint; to: bigint }
   readonly blockLimit?: number
+  /**
+   * How many times over our byte cap the response said it was (its Content-Length), when that
+   * was the refusal: a range about `span / overCap` blocks fits, so one retry can land under the
+   * cap instead of halving again and again — each refused range costs the node a full build.
+   */
+  readonly overCap?: number
   readonly rpcCode?: number
   readonly httpStatus?: number
 
@@ -210,6 +216,7 @@ export class RpcRangeTooLargeError extends Error {
     detail: string
     suggestedRange?: { from: bigint; to: bigint }
     blockLimit?: number
+    overCap?: number
     rpcCode?: number
     httpStatus?: number
   }) {
@@ -222,6 +229,7 @@ export class RpcRangeTooLargeError extends Error {
     this.method = options.method
     if (options.suggestedRange) this.suggestedRange = options.suggestedRange
     if (options.blockLimit !== undefined) this.blockLimit = options.blockLimit
+    if (options.overCap !== undefined) this.overCap = options.overCap
     if (options.rpcCode !== undefined) this.rpcCode = options.rpcCode
     if (options.httpStatus !== undefined) this.httpStatus = options.httpStatus
   }

@@ -83,9 +83,16 @@ interface JsonRpcResponse {
 /** One attempt's failure, classified. */
 interface AttemptFailure extends RpcFailure {
   classification: RpcErrorClassification
+  /** The response's declared size over our byte cap, when it passed the cap (see RpcRangeTooLargeError). */
+  overCap?: number
 }
 
-class ResponseTooLarge extends Error {}
+class ResponseTooLarge extends Error {
+  /** Declared size / cap, when the response said its size. */
+  constructor(message: string, readonly overCap?: number) {
+    super(message)
+  }
+}
 
 /**
  * The URL with credentials hidden: userinfo, the query string, and path segments that look
@@ -154,7 +161,7 @@ async function readBody(response: Response, limit: number): Promise<Buffer> {
   const declared = Number(response.headers.get('content-length'))
   if (Number.isFinite(declared) && declared > limit) {
     await response.body?.cancel().catch(() => undefined)
-    throw new ResponseTooLarge(`response too large: ${declared} bytes, over the ${limit}-byte cap`)
+    throw new ResponseTooLarge(`response too large: ${declared} bytes, over the ${limit}-byte cap`, declared / limit)
   }
   if (!response.body) return Buffer.alloc(0)
   const reader = response.body.getReader()
@@ -341,7 +348,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
       } catch (err) {
         const aborted = abort.aborted()
         if (aborted) throw aborted.reason
-        if (err instanceof ResponseTooLarge) return classified({ httpStatus, message: err.message })
+        if (err instanceof ResponseTooLarge) return { ...classified({ httpStatus, message: err.message }), ...(err.overCap ? { overCap: err.overCap } : {}) }
         if (timedOut) return classified({ message: `response not complete within ${timeoutMs} ms`, timedOut: true })
         return classified({ message: describe(err), networkError: true })
       }
@@ -392,6 +399,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
           detail,
           ...(suggestedRange ? { suggestedRange } : {}),
           ...(blockLimit !== undefined ? { blockLimit } : {}),
+          ...('overCap' in result && result.overCap ? { overCap: result.overCap } : {}),
           ...(result.rpcCode !== undefined ? { rpcCode: result.rpcCode } : {}),
           ...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
         })

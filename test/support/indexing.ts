@@ -33,7 +33,11 @@ export async function snapshotIndex(db: Kysely<Database>, chainId: number): Prom
 
 /** The names of the chain schema's indexes, sorted, and the definitions still waiting to be built. */
 export async function chainIndexes(db: Kysely<Database>): Promise<{ names: string[]; deferred: number }> {
-  const { rows } = await sql<{ name: string }>`select indexname as name from pg_indexes where schemaname = 'chain' order by indexname`.execute(db)
+  // A primary key must come back as the table's primary key, not as a mere unique index.
+  const { rows } = await sql<{ name: string }>`
+    select c.relname || case when i.indisprimary then ' (primary key)' else '' end as name
+    from pg_index i join pg_class c on c.oid = i.indexrelid
+    where c.relnamespace = 'chain'::regnamespace order by c.relname`.execute(db)
   const deferred = await db.selectFrom('chain.deferred_indexes').select('name').execute()
   return { names: rows.map((r) => r.name), deferred: deferred.length }
 }
