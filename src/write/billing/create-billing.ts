@@ -1,12 +1,12 @@
 /**
- * Billing against app.usage_ledger, one statement per step. What an organization owes and has
- * not settled is kept in app.billing_accounts.owed by the same statements that move lines in or
- * out of that state, so a reservation is a single statement: add the amount to `owed` only if it
- * still fits under the indexed balance, and insert the line and its products.
+ * Billing against app.usage_ledger. What an organization owes and has not settled is kept in
+ * app.billing_accounts.owed by the same statements that move lines in or out of that state, so a
+ * reservation is a single statement: add the amount to `owed` only if it still fits under the
+ * indexed balance, and insert the line and its products.
  *
- * Concurrent calls are group-committed (group-commit.ts): the reservations (and the charges)
- * that arrive while one statement runs go together in the next, so at load a round trip and a
- * commit serve many calls. The batched reservation locks the accounts it touches (FOR UPDATE,
+ * Concurrent calls are group-committed (group-commit.ts): the reservations and the closings
+ * (charges, releases) that arrive while one statement runs go together in the next, so at load a
+ * round trip and a commit serve many calls. The statement locks the accounts it touches (FOR UPDATE,
  * which under READ COMMITTED yields their latest committed `owed`, across processes) and accepts
  * each organization's calls in order while their running sum fits; a call it does not accept
  * (an organization's first call, one at the edge of its balance, a repeated request id) takes
@@ -38,6 +38,8 @@ type Db = Kysely<Database>
 interface Reservable { request: ChargeRequest; organization: string; amount: bigint; at: Date }
 /** A reserved line waiting to be charged or released, with its event's payload. */
 interface Closing { reservation: Reservation; status: 'charged' | 'released'; usage: Usage | null; payload: string }
+/** What the billing queue writes: a reservation (answered with its line id) or a closing (whether it closed the line). */
+type Op = { reserve: Reservable } | { close: Closing }
 
 const TUSDT_DECIMALS = 18
 const tusdt = (amount: bigint) => `${formatUnits(amount, TUSDT_DECIMALS)} tUSDT`
@@ -70,7 +72,7 @@ export function createBilling(options: BillingOptions): Billing {
   /** One call alone: reserved, or refused with the reason (after creating its account at its first call). */
   async function reserveWithin(q: Db, item: Reservable): Promise<string> {
     for (;;) {
-      const id = (await reserveLines(q, [item])).get(item.request.requestId)
+      const id = (await writeLines(q, [item], [])).reserved.get(item.request.requestId)
       if (id !== undefined) return id
       const refused = await refusal(q, item.organization, item.amount)
       if (refused) throw refused
@@ -95,13 +97,28 @@ export function createBilling(options: BillingOptions): Billing {
   }
 
   /**
-   * The lines of one or many calls in one statement (see the header); the request ids it reserved,
-   * with their line ids. Accounts it cannot see yet and calls past the running sum are left out.
+   * One statement for any number of reservations and closings (see the header): the closings move
+   * reserved lines to their status, give released amounts back and tell each organization's
+   * subscribers (NOTIFY, on commit); the reservations then see those amounts back. Returns the
+   * request ids it reserved, with their line ids, and the ids of the lines it closed. Accounts it
+   * cannot see yet and calls past the running sum are left out; a line not reserved any more
+   * (closed twice) is left as it is.
    */
-  async function reserveLines(q: Db, items: readonly Reservable[]): Promise<Map<string, string>> {
+  async function writeLines(q: Db, items: readonly Reservable[], closing: readonly Closing[]): Promise<{ reserved: Map<string, string>; closed: Set<string> }> {
     const products = items.flatMap((item) => item.request.products.map((p) => ({ requestId: item.request.requestId, product: p.product.toLowerCase(), amount: p.amount.toString() })))
-    const { rows } = await sql<{ request_id: string; id: string }>`${preparedAs('haithe_reserve_lines')}
-      with req as (
+    const tokens = (pick: (usage: Usage) => number) => closing.map((x) => (x.status === 'charged' && x.usage ? pick(x.usage) : null))
+    const { rows } = await sql<{ request_id: string | null; id: string }>`${preparedAs('haithe_billing_lines')}
+      with closed as (
+        -- A function only so that its plan cannot scan the ledger (see migration 0009).
+        select line_id as id, line_organization as organization, line_amount as amount, line_status as status, line_payload as payload
+        from app.close_usage_lines(
+          ${closing.map((x) => x.reservation.id)}::bigint[], ${closing.map((x) => x.status)}::text[],
+          ${tokens((u) => u.promptTokens)}::int[], ${tokens((u) => u.completionTokens)}::int[], ${tokens((u) => u.totalTokens)}::int[],
+          ${closing.map((x) => x.payload)}::text[], ${now()}
+        )
+      ), released as (
+        select organization, sum(amount) as total from closed where status = 'released' group by organization
+      ), req as (
         select * from unnest(
           ${items.map((_, i) => i)}::int[], ${items.map((x) => x.request.requestId)}::text[], ${items.map((x) => x.organization)}::text[],
           ${items.map((x) => x.request.projectId)}::bigint[], ${items.map((x) => x.request.apiKeyId)}::bigint[],
@@ -110,9 +127,11 @@ export function createBilling(options: BillingOptions): Billing {
           ${items.map((x) => x.at.toISOString())}::timestamptz[]
         ) as r(i, request_id, organization, project_id, api_key_id, wallet, model_id, model_amount, amount, at)
       ), account as (
-        select a.organization, a.owed, coalesce(o.balance, 0) as balance
+        -- What each organization owes once this statement's releases are given back.
+        select a.organization, a.owed - coalesce(released.total, 0) as owed, coalesce(o.balance, 0) as balance
         from app.billing_accounts a
         left join chain.organizations o on o.chain_id = a.chain_id and o.address = a.organization
+        left join released on released.organization = a.organization
         where a.chain_id = ${chain.chainId} and a.organization in (select organization from req)
         for update of a
       ), accepted as (
@@ -121,9 +140,14 @@ export function createBilling(options: BillingOptions): Billing {
           from req join account using (organization)
         ) running
         where owed_after <= balance
-      ), debit as (
-        update app.billing_accounts a set owed = a.owed + s.total
-        from (select organization, sum(amount) as total from accepted group by organization) s
+      ), owed as (
+        -- One change per account (a row cannot be updated twice in one statement): reserved minus released.
+        update app.billing_accounts a set owed = a.owed + s.delta
+        from (
+          select organization, sum(delta) as delta
+          from (select organization, amount as delta from accepted union all select organization, -total from released) d
+          group by organization
+        ) s
         where a.chain_id = ${chain.chainId} and a.organization = s.organization
       ), line as (
         insert into app.usage_ledger (request_id, chain_id, organization, project_id, api_key_id, wallet, model_id, model_amount, amount, status, created_at, updated_at)
@@ -136,29 +160,47 @@ export function createBilling(options: BillingOptions): Billing {
         from line join unnest(${products.map((p) => p.requestId)}::text[], ${products.map((p) => p.product)}::text[], ${products.map((p) => p.amount)}::numeric[])
           as p(request_id, product, amount) using (request_id)
       )
-      select request_id, id::text from line`.execute(q)
-    return new Map(rows.map((row) => [row.request_id, row.id]))
+      select request_id, id::text, null as notified from line
+      union all
+      select null, id::text, pg_notify(${ORG_EVENTS_CHANNEL}, payload)::text from closed`.execute(q)
+    const reserved = new Map<string, string>()
+    const closed = new Set<string>()
+    for (const row of rows) {
+      if (row.request_id === null) closed.add(row.id)
+      else reserved.set(row.request_id, row.id)
+    }
+    return { reserved, closed }
   }
 
-  /** Reserves a batch: in one statement what it accepts, then each call it left out on its own. */
-  async function reserveBatch(items: readonly Reservable[]): Promise<PromiseSettledResult<string>[]> {
+  /**
+   * A batch of reservations and closings: one statement for what it can take, then each
+   * reservation it left out on its own (which decides it exactly), and, if the statement failed,
+   * the closings alone.
+   */
+  async function writeBatch(ops: readonly Op[]): Promise<PromiseSettledResult<string | boolean>[]> {
     // A request id twice in one batch would fail the whole statement: the repeat goes alone.
     const seen = new Set<string>()
-    const batched = new Set(items.filter((item) => !seen.has(item.request.requestId) && seen.add(item.request.requestId)))
-    let reserved = new Map<string, string>()
+    const items = ops.flatMap((op) => ('reserve' in op && !seen.has(op.reserve.request.requestId) && seen.add(op.reserve.request.requestId) ? [op.reserve] : []))
+    const closing = ops.flatMap((op) => ('close' in op ? [op.close] : []))
+    let written: { reserved: Map<string, string>; closed: Set<string> } | undefined
     try {
-      reserved = await reserveLines(db, [...batched])
+      written = await writeLines(db, items, closing)
     } catch (error) {
-      // A request id already in the ledger fails the statement; so may the database. Each call
-      // then goes alone, and gets its own answer.
-      if (!isUniqueViolation(error)) logger.debug({ err: error }, 'batched reservation failed; reserving one by one')
+      // A request id already in the ledger fails the statement; so may the database. The closings
+      // then go alone, and each reservation alone gets its own answer.
+      if (!isUniqueViolation(error)) logger.debug({ err: error }, 'batched billing statement failed; writing one by one')
     }
-    return Promise.allSettled(items.map((item) => {
-      const id = batched.has(item) ? reserved.get(item.request.requestId) : undefined
-      return id ?? reserveWithin(db, item)
+    const closed = written?.closed ?? (closing.length > 0 ? writeLines(db, [], closing).then((w) => w.closed) : new Set<string>())
+    const batched = new Set(items)
+    return Promise.allSettled(ops.map(async (op) => {
+      if ('close' in op) return (await closed).has(op.close.reservation.id)
+      const id = batched.has(op.reserve) ? written?.reserved.get(op.reserve.request.requestId) : undefined
+      return id ?? reserveWithin(db, op.reserve)
     }))
   }
-  const reserveGrouped = createGroupCommit({ write: reserveBatch })
+  // Reservations and closings share one queue: under load a statement carries both, so a call
+  // costs about one round trip and one commit instead of two.
+  const writeGrouped = createGroupCommit({ write: writeBatch })
 
   async function reserve(request: ChargeRequest): Promise<Reservation> {
     const organization = request.organization.toLowerCase()
@@ -167,7 +209,7 @@ export function createBilling(options: BillingOptions): Billing {
     try {
       const id = request.monthlyLimit !== null && request.apiKeyId !== null
         ? await reserveUnderLimit(item, request.monthlyLimit, request.apiKeyId)
-        : await reserveGrouped(item)
+        : ((await writeGrouped({ reserve: item })) as string)
       metrics.reservations.inc({ outcome: 'reserved' })
       return { id, requestId: request.requestId, amount, organization, projectId: request.projectId, modelId: request.modelId }
     } catch (error) {
@@ -180,53 +222,13 @@ export function createBilling(options: BillingOptions): Billing {
     }
   }
 
-  /**
-   * Moves reserved lines to their status in one statement that also gives released amounts back
-   * to their accounts and tells each organization's subscribers (NOTIFY, on commit); the ids it
-   * moved. A repeat (or a line already closed otherwise) changes nothing.
-   */
-  async function closeLines(items: readonly Closing[]): Promise<Set<string>> {
-    const tokens = (pick: (usage: Usage) => number) => items.map((x) => (x.status === 'charged' && x.usage ? pick(x.usage) : null))
-    const ids = items.map((x) => x.reservation.id)
-    const { rows } = await sql<{ id: string }>`${preparedAs('haithe_close_lines')}
-      with req as (
-        select * from unnest(
-          ${ids}::bigint[], ${items.map((x) => x.status)}::text[],
-          ${tokens((u) => u.promptTokens)}::int[], ${tokens((u) => u.completionTokens)}::int[], ${tokens((u) => u.totalTokens)}::int[],
-          ${items.map((x) => x.payload)}::text[]
-        ) as r(id, status, prompt_tokens, completion_tokens, total_tokens, payload)
-      ), line as (
-        update app.usage_ledger l set status = r.status, updated_at = ${now()},
-          prompt_tokens = coalesce(r.prompt_tokens, l.prompt_tokens),
-          completion_tokens = coalesce(r.completion_tokens, l.completion_tokens),
-          total_tokens = coalesce(r.total_tokens, l.total_tokens)
-        from req r
-        -- \`= any\` gives the planner the primary key's condition (see migration 0007).
-        where l.id = any(${ids}::bigint[]) and l.id = r.id and l.status = 'reserved'
-        returning l.id, l.chain_id, l.organization, l.amount, r.status, r.payload
-      ), credit as (
-        update app.billing_accounts a set owed = a.owed - s.total
-        from (select chain_id, organization, sum(amount) as total from line where status = 'released' group by chain_id, organization) s
-        where a.chain_id = s.chain_id and a.organization = s.organization
-      )
-      select id::text, pg_notify(${ORG_EVENTS_CHANNEL}, payload) from line`.execute(db)
-    return new Set(rows.map((row) => row.id))
-  }
-
-  const closeGrouped = createGroupCommit({
-    write: async (items: readonly Closing[]) => {
-      const closed = await closeLines(items)
-      return items.map((item): PromiseSettledResult<boolean> => ({ status: 'fulfilled', value: closed.has(item.reservation.id) }))
-    },
-  })
-
   async function close(reservation: Reservation, status: 'charged' | 'released', usage: Usage | null): Promise<void> {
     const payload = usageEventPayload({
       chainId: chain.chainId, organization: reservation.organization, requestId: reservation.requestId, projectId: reservation.projectId,
       modelId: reservation.modelId, amount: reservation.amount.toString(), status,
       tokens: status === 'charged' && usage ? { prompt: usage.promptTokens, completion: usage.completionTokens, total: usage.totalTokens } : null,
     })
-    if (await closeGrouped({ reservation, status, usage, payload })) {
+    if (await writeGrouped({ close: { reservation, status, usage, payload } })) {
       metrics.settledCalls.inc({ outcome: status })
       return
     }
