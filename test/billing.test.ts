@@ -189,6 +189,15 @@ describe('billing', () => {
       expect(byId.get(r.id)).toEqual({ id: r.id, status: i % 2 === 0 ? 'charged' : 'released', total_tokens: i % 2 === 0 ? i + 1 : null })
     })
     await expectAccountMatchesLedger(large)
+
+    // A release, a new call and a repeat of a ledger line arrive together: the repeat is refused,
+    // the release is made, and the new call takes the room it freed (the small organization is full).
+    const smallLine = outcomes.slice(0, 4).flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))[0]!
+    const [released, fresh, repeat] = await Promise.allSettled([gw.w.billing.release(smallLine), gw.w.billing.reserve(request(small, smallProject)), gw.w.billing.reserve({ ...earlier })])
+    expect([released.status, fresh.status, repeat.status === 'rejected' && (repeat.reason as Error).name]).toEqual(['fulfilled', 'fulfilled', 'DuplicateRequestError'])
+    expect(await ledgerSum(small, 'released')).toBe(UNIT)
+    expect(await ledgerSum(small, 'reserved')).toBe(3n * UNIT)
+    await expectAccountMatchesLedger(small)
   })
 
   it('makes released amounts available again; charged ones stay owed and count as expenditure until settled', async () => {

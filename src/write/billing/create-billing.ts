@@ -190,10 +190,14 @@ export function createBilling(options: BillingOptions): Billing {
       // then go alone, and each reservation alone gets its own answer.
       if (!isUniqueViolation(error)) logger.debug({ err: error }, 'batched billing statement failed; writing one by one')
     }
-    const closed = written?.closed ?? (closing.length > 0 ? writeLines(db, [], closing).then((w) => w.closed) : new Set<string>())
+    // Closings first: what they release is room for the reservations that go alone.
+    const closed = written ? written.closed : closing.length > 0 ? await writeLines(db, [], closing).then((w) => w.closed, (error: unknown) => error) : new Set<string>()
     const batched = new Set(items)
     return Promise.allSettled(ops.map(async (op) => {
-      if ('close' in op) return (await closed).has(op.close.reservation.id)
+      if ('close' in op) {
+        if (!(closed instanceof Set)) throw closed
+        return closed.has(op.close.reservation.id)
+      }
       const id = batched.has(op.reserve) ? written?.reserved.get(op.reserve.request.requestId) : undefined
       return id ?? reserveWithin(db, op.reserve)
     }))
