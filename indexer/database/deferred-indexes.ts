@@ -45,30 +45,22 @@ export async function deferIndexesIfEmpty(db: Kysely<Database>): Promise<number>
   })
 }
 
-/** Index builds at once: two keep both cores of a small server busy while one waits on I/O. */
-const BUILD_CONCURRENCY = 2
-
 /** Builds every deferred index, each with the forgetting of its definition; returns how many. */
 export async function buildDeferredIndexes(db: Kysely<Database>, logger: Logger): Promise<number> {
   const deferred = await db.selectFrom('chain.deferred_indexes').select(['name', 'definition']).orderBy('name').execute()
   if (deferred.length === 0) return 0
   const started = performance.now()
   logger.info({ indexes: deferred.map((d) => d.name) }, `building ${deferred.length} indexes deferred during the backfill`)
-  const queue = [...deferred]
-  const build = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const { name, definition } = next
-      await db.transaction().execute(async (trx) => {
-        // A million rows' keys sort in memory instead of spilling to disk (the default is 64 MB).
-        await sql`set local maintenance_work_mem = '128MB'`.execute(trx)
-        // The definition is PostgreSQL's own (pg_indexes, pg_get_constraintdef), read back from our
-        // table; it is built in the transaction that deletes it, so it is never built twice.
-        await sql.raw(definition).execute(trx)
-        await trx.deleteFrom('chain.deferred_indexes').where('name', '=', name).execute()
-      })
-    }
+  for (const { name, definition } of deferred) {
+    await db.transaction().execute(async (trx) => {
+      // A million rows' keys sort in memory instead of spilling to disk (the default is 64 MB).
+      await sql`set local maintenance_work_mem = '128MB'`.execute(trx)
+      // The definition is PostgreSQL's own (pg_indexes, pg_get_constraintdef), read back from our
+      // table; it is built in the transaction that deletes it, so it is never built twice.
+      await sql.raw(definition).execute(trx)
+      await trx.deleteFrom('chain.deferred_indexes').where('name', '=', name).execute()
+    })
   }
-  await Promise.all(Array.from({ length: BUILD_CONCURRENCY }, build))
   logger.info({ ms: Math.round(performance.now() - started) }, `built ${deferred.length} deferred indexes`)
   return deferred.length
 }
