@@ -52,7 +52,7 @@ try {
   const sizer = createRangeSizer({ initialBlocks: tuning.initialBlocks, maxBlocks: tuning.maxBlocks, targetLogs: tuning.targetLogs })
   let fetched = 0
   const fetchStart = performance.now()
-  for await (const range of fetchHistorical({ rpc, sources, sizer, from: 1, to: head, concurrency: tuning.concurrency })) fetched += range.logs.length
+  for await (const range of fetchHistorical({ rpc, sources, sizer, from: 1, to: head, concurrency: tuning.concurrency, targetLogs: tuning.targetLogs })) fetched += range.logs.length
   const fetchSeconds = (performance.now() - fetchStart) / 1000
   const fetchRate = fetched / fetchSeconds
   console.log(`fetch only: ${fmt(fetched)} logs in ${fetchSeconds.toFixed(2)} s = ${fmt(fetchRate)} logs/s`)

@@ -185,7 +185,7 @@ export function createIndexer(options: IndexerOptions) {
       mark = now
     }
     // Two requests' worth of logs may wait for the consumer: as fast as four (bench:indexer), with less held in memory.
-    for await (const range of fetchHistorical({ rpc, sources, sizer, from, to: target, concurrency: tuning.concurrency, maxBufferedLogs: 2 * tuning.targetLogs })) {
+    for await (const range of fetchHistorical({ rpc, sources, sizer, from, to: target, concurrency: tuning.concurrency, targetLogs: tuning.targetLogs, maxBufferedLogs: 2 * tuning.targetLogs })) {
       lap('fetch')
       if (signal.aborted) break
       applyLogs(range.logs, changes, known)

@@ -2,6 +2,12 @@
  * Backfill fetching: block ranges sized adaptively, several requests in flight, results
  * handed over strictly in order. A range the provider refuses as too large is split in two
  * (or cut to the provider's suggestion) and fetched again; the sizer learns from both.
+ *
+ * A long range is first sampled at its last block. Grown over sparse blocks, the span knows
+ * nothing of the blocks ahead: where activity jumps (a contract's quiet first blocks, then a busy
+ * market) one range could cover hundreds of thousands of logs, which the node builds in full
+ * (seconds of its CPU) before the byte cap refuses them, once per range in flight. One block's logs
+ * cost little and show the density at the far end.
  */
 import type { PlacedLog } from '../handlers/index.js'
 import { fetchLogs, placeLogs, rangeFilter, type LogSources } from './fetch-logs.js'
@@ -21,8 +27,26 @@ export interface HistoricalOptions {
   from: number
   to: number
   concurrency: number
+  /** Logs a request aims at (the sizer's target): a range whose last block alone says it would hold far more is cut first. */
+  targetLogs: number
   /** Fetched logs allowed to wait for the consumer (default 100,000). */
   maxBufferedLogs?: number
+}
+
+/** Ranges longer than this are sampled at their last block before they are fetched. */
+const SAMPLE_ABOVE_BLOCKS = 16
+
+/**
+ * The span to fetch from `from`: the sizer's, unless the last block of that span alone holds so
+ * many logs that the span would hold over twice the target; then as many blocks of that density as
+ * make the target (the sizer then learns the density from the answer).
+ */
+async function sampledSpan(options: HistoricalOptions, from: number, to: number): Promise<number> {
+  const span = to - from + 1
+  if (span <= SAMPLE_ABOVE_BLOCKS) return span
+  const atEnd = (await fetchLogs(options.rpc, options.sources, rangeFilter(to, to))).length
+  if (atEnd * span <= 2 * options.targetLogs) return span
+  return Math.max(1, Math.floor(options.targetLogs / atEnd))
 }
 
 /**
@@ -32,8 +56,8 @@ export interface HistoricalOptions {
  */
 async function fetchPrefix(options: HistoricalOptions, from: number, upTo: number): Promise<FetchedRange> {
   // What the sizer now thinks fits: a remainder after a refusal is not asked for whole again.
-  const to = Math.min(upTo, from + options.sizer.size() - 1)
-  const span = to - from + 1
+  const span = await sampledSpan(options, from, Math.min(upTo, from + options.sizer.size() - 1))
+  const to = from + span - 1
   try {
     const raw = await fetchLogs(options.rpc, options.sources, rangeFilter(from, to))
     options.sizer.succeeded(span, raw.length)
