@@ -31,8 +31,8 @@ export async function owedAmount(db: Db, chainId: number, organization: string):
     .select(sql<string>`coalesce(sum(amount), 0)::text`.as('owed'))
     .where('chain_id', '=', chainId)
     .where('organization', '=', organization)
-    // Reserved lines are never settled: this is "reserved, or charged and not settled", in the
-    // words of the usage_ledger_unsettled index.
+    // Reserved lines are never settled: this is "reserved, or charged and not settled" (the
+    // usage_ledger_unsettled index holds every line not settled; see migration 0010).
     .where('settled_at', 'is', null)
     .where('status', '<>', 'released')
     .executeTakeFirstOrThrow()
