@@ -229,6 +229,12 @@ describe(`haithe indexer under faults (${onPostgres ? 'PostgreSQL' : 'on-disk PG
     const finalized = head - chain.finalityDepth
     void truthAt(head) // computed while the children run
     const database = await sharedChildDatabase()
+    // Every answer 25 ms late: the backfill of this small chain then lasts seconds, not a fraction
+    // of one, so a kill right after a progress line still lands inside it on a loaded machine
+    // (without it, a run could finish the backfill before the kill, and the next had none to report).
+    const proxy = await startFaultyRpcProxy({ target: dev.anvil.rpcUrl, seed: SEED })
+    cleanups.push(() => proxy.stop())
+    proxy.setFaults({ slowRate: 1, slowMs: 25 })
 
     // When to kill, after which log line: during migrations and the first fetches of a fresh
     // database; right after a run's first commit (its first progress line), the next batch in
@@ -241,7 +247,7 @@ describe(`haithe indexer under faults (${onPostgres ? 'PostgreSQL' : 'on-disk PG
     ]
     const runs: { killedAfter: string; delayMs: number; resumedFrom?: number; lastProgress?: number }[] = []
     for (const { after, what, delayMs } of schedule) {
-      const child = await indexerProcess(database)
+      const child = await indexerProcess(database, { rpcUrl: proxy.url })
       await child.proc.waitForLog(after, { timeoutMs: 60_000, what })
       await sleep(delayMs)
       await child.proc.kill()
