@@ -145,7 +145,7 @@ export function createIndexer(options: IndexerOptions) {
     const deferred = await deferIndexesIfEmpty(db)
     if (deferred > 0) {
       indexesBuilt = false
-      logger.info({ indexes: deferred }, 'backfill into an empty database: secondary indexes of payments and transfers are built at its end')
+      logger.info({ indexes: deferred }, 'backfill into an empty database: the indexes and primary keys of payments and transfers are built at its end')
     }
     const from = checkpoint.block + 1
     const started = Date.now()

@@ -105,7 +105,7 @@ function migratedChainIndexes(): Promise<string[]> {
 /** Stops the child (SIGKILL: the last kill of a scenario is a kill too) and compares its whole index with a fresh re-index. */
 async function expectIndexEqualsGroundTruth(child: IndexerProcess, database: ChildDatabase, head: number): Promise<Record<string, unknown[]>> {
   await child.waitUntilIndexed(head, 90_000)
-  // The secondary indexes a first backfill deferred are all built again, whatever the kills interrupted.
+  // The indexes and primary keys a first backfill deferred are all built again, whatever the kills interrupted.
   const indexes = await eventually(() => database.read(chainIndexes), (found) => found.deferred === 0, 'deferred indexes', 30_000)
   expect(indexes.names).toEqual(await migratedChainIndexes())
   await child.proc.kill()

@@ -399,7 +399,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
           detail,
           ...(suggestedRange ? { suggestedRange } : {}),
           ...(blockLimit !== undefined ? { blockLimit } : {}),
-          ...('overCap' in result && result.overCap ? { overCap: result.overCap } : {}),
+          ...(result.overCap !== undefined ? { overCap: result.overCap } : {}),
           ...(result.rpcCode !== undefined ? { rpcCode: result.rpcCode } : {}),
           ...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
         })

@@ -191,11 +191,19 @@ export function createBilling(options: BillingOptions): Billing {
       if (!isUniqueViolation(error)) logger.debug({ err: error }, 'batched billing statement failed; writing one by one')
     }
     // Closings first: what they release is room for the reservations that go alone.
-    const closed = written ? written.closed : closing.length > 0 ? await writeLines(db, [], closing).then((w) => w.closed, (error: unknown) => error) : new Set<string>()
+    let closed = written?.closed ?? new Set<string>()
+    let closeFailure: { error: unknown } | undefined
+    if (!written && closing.length > 0) {
+      try {
+        closed = (await writeLines(db, [], closing)).closed
+      } catch (error) {
+        closeFailure = { error }
+      }
+    }
     const batched = new Set(items)
     return Promise.allSettled(ops.map(async (op) => {
       if ('close' in op) {
-        if (!(closed instanceof Set)) throw closed
+        if (closeFailure) throw closeFailure.error
         return closed.has(op.close.reservation.id)
       }
       const id = batched.has(op.reserve) ? written?.reserved.get(op.reserve.request.requestId) : undefined
