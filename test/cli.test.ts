@@ -4,7 +4,8 @@
  * removed from the environment), the data directory in a fresh temp dir and JSON logs.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { connect } from 'node:net'
+import { once } from 'node:events'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -255,6 +256,19 @@ describe('mistakes a user makes are one line on stderr', () => {
     expect(result.code).toBe(1)
     expectOneLine(result.stderr, [name], secrets)
     expect(result.stdout).toBe('')
+  })
+
+  it('indexer on a port in use: exit 1, one line naming INDEXER_PORT', async () => {
+    const port = await freePort()
+    const taken = createServer().listen(port, '127.0.0.1')
+    await once(taken, 'listening')
+    try {
+      const result = await runHaithe(['indexer'], cliEnv({ INDEXER_PORT: String(port), BLOCKCHAIN_PROVIDER_URL: 'http://127.0.0.1:1' }))
+      expect(result.code).toBe(1)
+      expectOneLine(result.stderr, ['INDEXER_PORT', String(port)])
+    } finally {
+      taken.close()
+    }
   })
 
   it('an unknown command: exit 2, one line', async () => {

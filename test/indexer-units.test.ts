@@ -1,8 +1,12 @@
+import { encodeAbiParameters, toEventSelector, type Abi, type AbiEvent } from 'viem'
 import { describe, expect, it } from 'vitest'
 import { BatchChanges, DeltaMap, utcDay, utcHour } from '../indexer/aggregates/changes.js'
 import { pgArrayLiteral } from '../indexer/database/pg-array.js'
 import { applyLogs, topics, type PlacedLog } from '../indexer/handlers/index.js'
+import { dataString, MalformedLogDataError } from '../indexer/handlers/log.js'
+import { topicSources } from '../indexer/handlers/topics.js'
 import { describeProgress } from '../indexer/index.js'
+import { haitheCreatorIdentityAbi, haitheOrchestratorAbi, haitheOrganizationAbi, haitheProductAbi, testUSDTAbi } from '../src/chain/index.js'
 
 describe('backfill progress line', () => {
   it('shows blocks done of target, events/s and an ETA', () => {
@@ -41,6 +45,35 @@ describe('deltas and days', () => {
     expect(utcHour(86_399)).toBe('1970-01-01T23:00Z')
     expect(utcHour(86_400)).toBe('1970-01-02T00:00Z')
     expect(utcHour(1_700_000_000, utcDay(1_700_000_000))).toBe(utcHour(1_700_000_000))
+  })
+})
+
+describe('event topics', () => {
+  const abis: Record<string, Abi> = {
+    HaitheOrchestrator: haitheOrchestratorAbi, HaitheOrganization: haitheOrganizationAbi, HaitheProduct: haitheProductAbi,
+    HaitheCreatorIdentity: haitheCreatorIdentityAbi, TestUSDT: testUSDTAbi,
+  }
+  it.each(Object.entries(topicSources))('%s is the selector of its event in the contract ABI', (key, [contract, event]) => {
+    const item = abis[contract]!.find((x): x is AbiEvent => x.type === 'event' && x.name === event)
+    expect(item, `${contract}.${event}`).toBeDefined()
+    expect(topics[key as keyof typeof topics]).toBe(toEventSelector(item!))
+  })
+})
+
+describe('ABI strings in log data', () => {
+  const encode = (...values: string[]) => encodeAbiParameters([...values.map(() => ({ type: 'string' })), { type: 'uint256' }], [...values, 7n])
+  it('reads each string of the data, as viem encodes them', () => {
+    const values = ['', 'Acme', 'Ünïcødé 🚀 組織', 'x'.repeat(100)]
+    const data = encode(...values)
+    expect(values.map((_, i) => dataString(data, i))).toEqual(values)
+  })
+  it('drops NUL characters, which a PostgreSQL text column cannot hold', () => {
+    expect(dataString(encode('a\u0000b'), 0)).toBe('ab')
+  })
+  it('refuses data too short for its offsets or lengths, with a named error', () => {
+    const data = encode('hello')
+    expect(() => dataString('0x', 0)).toThrow(MalformedLogDataError)
+    expect(() => dataString(data.slice(0, data.length - 64), 0)).toThrow(/ends inside a string of 5 bytes/)
   })
 })
 

@@ -33,6 +33,27 @@ export const dataWord = (data: string, index: number): bigint => BigInt(`0x${dat
 
 export const topicWord = (topic: string | undefined): bigint => BigInt(topic!)
 
+export class MalformedLogDataError extends Error {
+  override name = 'MalformedLogDataError'
+}
+
+/**
+ * The ABI-encoded `string` whose offset is the `index`-th word of the data, as UTF-8 (invalid
+ * bytes become U+FFFD) without NUL characters, which a PostgreSQL text column cannot hold.
+ */
+export function dataString(data: string, index: number): string {
+  const hex = data.slice(2)
+  const word = (at: number) => {
+    if (at + 64 > hex.length) throw new MalformedLogDataError(`log data of ${hex.length / 2} bytes has no word at byte ${at / 2}; expected an ABI-encoded string`)
+    return Number(BigInt(`0x${hex.slice(at, at + 64)}`))
+  }
+  const offset = word(64 * index) * 2
+  const length = word(offset) * 2
+  const start = offset + 64
+  if (start + length > hex.length) throw new MalformedLogDataError(`log data of ${hex.length / 2} bytes ends inside a string of ${length / 2} bytes`)
+  return Buffer.from(hex.slice(start, start + length), 'hex').toString('utf8').replaceAll('\u0000', '')
+}
+
 export const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
 
 /** Canonical order of events: block, then position in the block. */

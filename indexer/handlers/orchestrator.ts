@@ -1,13 +1,8 @@
 /** HaitheOrchestrator: creations (organizations, products, creators) and every charge. */
-import { decodeAbiParameters } from 'viem'
 import type { BatchChanges } from '../aggregates/changes.js'
 import type { KnownContracts } from './known-contracts.js'
-import { dataWord, topicAddress, topicWord, ZERO_ADDRESS, type PlacedLog } from './log.js'
+import { dataString, dataWord, topicAddress, topicWord, ZERO_ADDRESS, type PlacedLog } from './log.js'
 import { topics } from './topics.js'
-
-const organizationCreatedData = [{ type: 'string' }, { type: 'uint256' }] as const
-const productCreatedData = [{ type: 'string' }, { type: 'string' }, { type: 'string' }, { type: 'uint256' }, { type: 'uint256' }] as const
-const creatorRegisteredData = [{ type: 'string' }] as const
 
 /** Adds the children this log creates to the known sets (run over a range before applying it). */
 export function discoverChild(log: PlacedLog, known: KnownContracts): void {
@@ -24,14 +19,16 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
   const { day, hour } = changes.bucketsOf(log.time)
   switch (t[0]) {
     case topics.organizationCreated: {
-      const [name, index] = decodeAbiParameters(organizationCreatedData, data as `0x${string}`)
+      const name = dataString(data, 0)
+      const index = dataWord(data, 1)
       changes.newOrganizations.push({ address: topicAddress(t[1]), owner: topicAddress(t[2]), name, index, block: log.block, tx: log.txHash, time: log.time })
       changes.totals.add('', 'organizations', 1n)
       changes.touch('organizations', 'market_totals')
       return true
     }
     case topics.productCreated: {
-      const [name, category, uri, price, index] = decodeAbiParameters(productCreatedData, data as `0x${string}`)
+      const [name, category, uri] = [dataString(data, 0), dataString(data, 1), dataString(data, 2)]
+      const [price, index] = [dataWord(data, 3), dataWord(data, 4)]
       changes.newProducts.push({
         address: topicAddress(t[1]), creator: topicAddress(t[2]), creatorId: topicWord(t[3]),
         name, category, uri, price, index, block: log.block, tx: log.txHash, time: log.time,
@@ -41,7 +38,7 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
       return true
     }
     case topics.creatorRegistered: {
-      const [uri] = decodeAbiParameters(creatorRegisteredData, data as `0x${string}`)
+      const uri = dataString(data, 0)
       changes.newCreators.push({ address: topicAddress(t[1]), tokenId: topicWord(t[2]), uri, block: log.block, tx: log.txHash, time: log.time })
       changes.totals.add('', 'creators', 1n)
       changes.touch('creators', 'market_totals')

@@ -1,6 +1,6 @@
 /** `haithe indexer`: the chain indexer alone, with its health, readiness and metrics over HTTP. */
 import { createIndexer, type Indexer } from '../../indexer/index.js'
-import { createApiServer, type ApiServer } from '../api/index.js'
+import { createOperationsServer, type OperationsServer } from '../api/operations-server.js'
 import type { ChainConfig } from '../config/index.js'
 import type { Context } from '../context.js'
 import type { DatabaseHandle } from '../db/index.js'
@@ -8,7 +8,7 @@ import { migrateToLatest } from '../db/index.js'
 import { openDatabase } from './migrate.js'
 
 /** Starts the indexer on `database` for `chain`; a fatal stop (a reorg deeper than finality) ends the process. */
-export function startIndexer(ctx: Context, database: DatabaseHandle, chain: ChainConfig, api: ApiServer): Indexer {
+export function startIndexer(ctx: Context, database: DatabaseHandle, chain: ChainConfig, api: Pick<OperationsServer, 'addReadinessCheck'>): Indexer {
   const indexer = createIndexer({
     db: database.db,
     kind: database.kind,
@@ -39,7 +39,7 @@ export async function runIndexer(ctx: Context): Promise<void> {
   const database = await openDatabase(ctx)
   ctx.shutdown.add('database', () => database.destroy())
   await migrateToLatest(database.db, { logger: ctx.logger })
-  const api = createApiServer(ctx)
+  const api = createOperationsServer(ctx, { name: 'indexer', setting: 'INDEXER_PORT' })
   const { port } = await api.listen(ctx.config.api.host, ctx.config.indexer.port)
   ctx.shutdown.add('health server', () => api.close())
   ctx.logger.info(`indexer health and metrics on http://localhost:${port} (GET /health, /health/ready, /metrics)`)

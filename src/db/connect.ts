@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises'
-import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Logger } from 'pino'
@@ -104,10 +104,6 @@ const exactNumbers = {
   },
 } as pg.CustomTypesConfig
 
-// PGlite returns int8 as a JS bigint and int8[] as JS numbers (lossy) by default;
-// numeric is already a string. Strings everywhere, as with pg.
-const pgliteExactNumbers = { [pgliteTypes.INT8]: keepText, [pgliteTypes.NUMERIC]: keepText }
-
 const CONNECT_TIMEOUT_MS = 10_000
 
 async function openPostgres(url: string, setting: string, options: DatabaseOptions) {
@@ -145,7 +141,11 @@ async function openPGlite(dir: string) {
   let pglite: PGlite
   try {
     if (!dir.startsWith('memory://')) await mkdir(dir.replace(/^file:\/\//, ''), { recursive: true })
-    pglite = await PGlite.create(dir, { parsers: pgliteExactNumbers })
+    // Loaded only for the embedded database: a process on PostgreSQL starts without it.
+    const { PGlite, types } = await import('@electric-sql/pglite')
+    // PGlite returns int8 as a JS bigint and int8[] as JS numbers (lossy) by default;
+    // numeric is already a string. Strings everywhere, as with pg.
+    pglite = await PGlite.create(dir, { parsers: { [types.INT8]: keepText, [types.NUMERIC]: keepText } })
   } catch (error) {
     throw new DatabaseConnectError(target, reasonOf(error), { cause: error })
   }
