@@ -105,8 +105,10 @@ describe('billing', () => {
   it('lets exactly as many of 200 simultaneous calls through as the balance pays for', async () => {
     const org = await fundedOrg('Concurrent Co', 100n * UNIT)
     const projectId = await project(org, 'Load')
-    const { reserved, refused } = await reserveAll(Array.from({ length: 200 }, () => request(org, projectId)))
+    // Half of them answer only once charged (so could be reserved in memory): near the edge they are reserved in the ledger too.
+    const { reserved, refused } = await reserveAll(Array.from({ length: 200 }, (_, i) => request(org, projectId, { answerAwaitsCharge: i % 2 === 0 })))
     expect(reserved).toHaveLength(100)
+    expect(reserved.every((r) => r.id !== null)).toBe(true)
     expect(refused).toHaveLength(100)
     for (const error of refused) {
       expect(error).toBeInstanceOf(InsufficientQuotaError)
@@ -124,6 +126,58 @@ describe('billing', () => {
     // The products each line used are recorded with it.
     const products = await gw.w.db.selectFrom('app.usage_line_products').select(['product', 'amount']).where('ledger_id', '=', reserved[0]!.id).execute()
     expect(products).toEqual([{ product: PRODUCT, amount: PRODUCT_AMOUNT.toString() }])
+  })
+
+  async function lineOf(requestId: string) {
+    return gw.w.db.selectFrom('app.usage_ledger').select(['id', 'status', 'amount', 'total_tokens']).where('request_id', '=', requestId).executeTakeFirst()
+  }
+
+  it('reserves a call whose answer awaits its charge in memory while there is ample room, and writes its line once: charged or released', async () => {
+    const org = await fundedOrg('Roomy Co', 5_000n * UNIT)
+    const projectId = await project(org, 'Roomy')
+    const awaits = () => request(org, projectId, { answerAwaitsCharge: true })
+    // The first call learns the organization's room from its reservation statement.
+    const first = await gw.w.billing.reserve(awaits())
+    expect(first.id).not.toBeNull()
+    await gw.w.billing.charge(first, { promptTokens: 1, completionTokens: 1, totalTokens: 2 })
+
+    const [charged, released] = [await gw.w.billing.reserve(awaits()), await gw.w.billing.reserve(awaits())]
+    expect([charged.id, released.id]).toEqual([null, null])
+    expect(await lineOf(charged.requestId)).toBeUndefined()
+    // A stream's tokens reach the client before its charge: it is always reserved in the ledger.
+    const streamed = await gw.w.billing.reserve(request(org, projectId, { answerAwaitsCharge: false }))
+    expect(streamed.id).not.toBeNull()
+    await gw.w.billing.release(streamed)
+
+    await gw.w.billing.charge(charged, { promptTokens: 5, completionTokens: 7, totalTokens: 12 })
+    await gw.w.billing.release(released)
+    expect(await lineOf(charged.requestId)).toMatchObject({ status: 'charged', amount: UNIT.toString(), total_tokens: 12 })
+    expect(await lineOf(released.requestId)).toMatchObject({ status: 'released', amount: UNIT.toString(), total_tokens: null })
+    const products = await gw.w.db.selectFrom('app.usage_line_products').select(['product', 'amount']).where('ledger_id', '=', (await lineOf(charged.requestId))!.id).execute()
+    expect(products).toEqual([{ product: PRODUCT, amount: PRODUCT_AMOUNT.toString() }])
+    expect(await ledgerSum(org, 'charged')).toBe(2n * UNIT)
+    await expectAccountMatchesLedger(org)
+  })
+
+  it('refuses the charge of a call reserved in memory when another process spent the room meanwhile: nothing is overspent', async () => {
+    const org = await fundedOrg('Contested Co', 2_000n * UNIT)
+    const projectId = await project(org, 'Contested')
+    const first = await gw.w.billing.reserve(request(org, projectId, { answerAwaitsCharge: true }))
+    await gw.w.billing.charge(first, null)
+    const inMemory = await gw.w.billing.reserve(request(org, projectId, { answerAwaitsCharge: true }))
+    expect(inMemory.id).toBeNull()
+    // Another gateway process takes all but half a call's price.
+    const other = createBilling({ db: gw.w.db, chain: gw.chain, logger: gw.w.logger, metrics: createMetricsRegistry() })
+    await other.reserve(request(org, projectId, { modelAmount: 1_998n * UNIT + UNIT / 2n, products: [] }))
+
+    const refused = await gw.w.billing.charge(inMemory, { promptTokens: 1, completionTokens: 1, totalTokens: 2 }).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(InsufficientQuotaError)
+    expect((refused as InsufficientQuotaError).reason).toBe('balance')
+    expect(await lineOf(inMemory.requestId)).toBeUndefined()
+    expect(await owedAmount(gw.w.db, gw.chain.chainId, org.address)).toBe(2_000n * UNIT - UNIT / 2n)
+    await expectAccountMatchesLedger(org)
+    // The next call is reserved in the ledger again, and refused there.
+    await expect(gw.w.billing.reserve(request(org, projectId, { answerAwaitsCharge: true }))).rejects.toBeInstanceOf(InsufficientQuotaError)
   })
 
   it('releases reservations no call closed once they are older than any call, and gives their amounts back', async () => {
@@ -186,7 +240,7 @@ describe('billing', () => {
     const lines = await gw.w.db.selectFrom('app.usage_ledger').select(['id', 'status', 'total_tokens']).where('id', 'in', reserved.map((r) => r.id)).execute()
     const byId = new Map(lines.map((l) => [l.id, l]))
     reserved.forEach((r, i) => {
-      expect(byId.get(r.id)).toEqual({ id: r.id, status: i % 2 === 0 ? 'charged' : 'released', total_tokens: i % 2 === 0 ? i + 1 : null })
+      expect(byId.get(r.id!)).toEqual({ id: r.id, status: i % 2 === 0 ? 'charged' : 'released', total_tokens: i % 2 === 0 ? i + 1 : null })
     })
     await expectAccountMatchesLedger(large)
 

@@ -3,6 +3,7 @@
  * with a project, an enrolled Groq model and an enabled product, against a fake upstream that
  * records what it received. Prices, the ledger, streams, errors and aborts as a developer sees them.
  */
+import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Router from '@koa/router'
@@ -15,6 +16,8 @@ import type { ChainWalletClient } from '../src/chain/index.js'
 import { createRequestId, createRequestTimeout } from '../src/api/middleware/index.js'
 import type { ChatCompletionChunk, UpstreamStream } from '../src/write/inference/index.js'
 import { httpEventSink, relayStream, type RelayOutcome } from '../src/write/inference/stream-relay.js'
+import { createBilling } from '../src/write/billing/index.js'
+import { createMetricsRegistry } from '../src/obs/index.js'
 import { startFakeUpstream, DEFAULT_CONTENT, type FakeUpstream } from './support/fake-upstream.js'
 import { startTestGateway, type TestGateway } from './support/gateway.js'
 import { INFERENCE_MODEL as MODEL, INFERENCE_MODEL_PRICE as MODEL_PRICE, setUpInferenceOrg } from './support/inference-org.js'
@@ -256,6 +259,35 @@ describe('POST /api/v1beta/openai/chat/completions with the openai client', () =
     expect((await session.models.list()).data.map((m) => m.id)).toEqual(['gemini-2.0-flash', MODEL])
     const anonymous = await fetch(`${baseURL}/models`)
     expect(anonymous.status).toBe(401)
+  })
+
+  it('answers 402 and charges nothing when the room a JSON call was reserved in (in memory) is spent by another process before its charge', async () => {
+    const address = org.address.toLowerCase()
+    const price = MODEL_PRICE + PRODUCT_PRICE
+    const account = await gw.w.db.selectFrom('app.billing_accounts').select('owed').where('organization', '=', address).executeTakeFirstOrThrow()
+    const chainRow = await gw.w.db.selectFrom('chain.organizations').select('balance').where('address', '=', address).executeTakeFirstOrThrow()
+    const model = await gw.w.db.selectFrom('app.models').select('id').where('name', '=', MODEL).executeTakeFirstOrThrow()
+    const other = createBilling({ db: gw.w.db, chain: gw.chain, logger: gw.w.logger, metrics: createMetricsRegistry() })
+    // A call, so the gateway has just seen the organization's ample room; then another process
+    // takes all of it but one base unit, before the next call is charged.
+    await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'warm' }] })
+    const taken = await other.reserve({
+      requestId: randomUUID(), organization: address as `0x${string}`, projectId: String(project.id), apiKeyId: null, monthlyLimit: null,
+      wallet: owner.account.address, modelId: model.id, modelAmount: BigInt(chainRow.balance) - BigInt(account.owed) - price - 1n, products: [],
+    })
+    try {
+      const asked = fake.requests.length
+      const err = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'too late' }] }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(OpenAI.APIError)
+      expect(err).toMatchObject({ status: 402, code: 'insufficient_quota' })
+      // The provider answered (the call was reserved in memory), but the answer was not given, nor charged.
+      expect(fake.requests.length).toBe(asked + 1)
+      expect(await ledgerLine((err as InstanceType<typeof OpenAI.APIError>).headers!.get('x-request-id')!)).toBeUndefined()
+      const owed = await gw.w.db.selectFrom('app.billing_accounts').select('owed').where('organization', '=', address).executeTakeFirstOrThrow()
+      expect(BigInt(owed.owed)).toBe(BigInt(chainRow.balance) - 1n)
+    } finally {
+      await other.release(taken)
+    }
   })
 })
 

@@ -2,6 +2,10 @@
  * Billing of inference calls: reserve before, charge the exact amount (or release) after, so
  * concurrent calls can never spend more than an organization has (budgets checked after the
  * fact leak under concurrency). Lines live in app.usage_ledger.
+ *
+ * A call whose answer waits for its charge may be reserved in this process's memory alone, while
+ * its organization has ample room: its line is then written once, charged or released, and the
+ * charge itself is the atomic check against the balance (see create-billing.ts).
  */
 import type { Address } from 'viem'
 
@@ -20,11 +24,17 @@ export interface ChargeRequest {
   modelAmount: bigint
   /** Each used product's price per call (to its creator). */
   products: readonly { product: Address; amount: bigint }[]
+  /**
+   * The answer is sent only once charge() has returned, so a charge may still be refused
+   * (InsufficientQuotaError): such a call may be reserved in memory, without a line until it ends.
+   * Not so for a stream, whose tokens the client has before it is charged.
+   */
+  answerAwaitsCharge?: boolean
 }
 
 export interface Reservation {
-  /** app.usage_ledger.id */
-  id: string
+  /** app.usage_ledger.id; null while the call is reserved in memory (its line is written when it ends). */
+  id: string | null
   requestId: string
   /** modelAmount + Σ products. */
   amount: bigint
@@ -60,7 +70,11 @@ export interface Billing {
    * throws InsufficientQuotaError when it does not fit.
    */
   reserve(request: ChargeRequest): Promise<Reservation>
-  /** The call produced an answer: the reservation becomes the charge, with its token usage. */
+  /**
+   * The call produced an answer: the reservation becomes the charge, with its token usage. A call
+   * reserved in memory is checked against the balance again here, and may be refused
+   * (InsufficientQuotaError): another process spent the room meanwhile.
+   */
   charge(reservation: Reservation, usage: Usage | null): Promise<void>
   /** The call failed (or produced nothing): nothing is charged. */
   release(reservation: Reservation): Promise<void>

@@ -120,6 +120,11 @@ async function enrolledModel(w: WriteContext, org: OrganizationRef, name: string
   return model
 }
 
+/** 402 insufficient_quota for a refused reservation or charge; other errors as they are. */
+function asQuotaError(err: unknown): unknown {
+  return err instanceof InsufficientQuotaError ? new OpenAiError(402, 'insufficient_quota', err.message) : err
+}
+
 export async function runChat({ w, products: loader }: ChatDeps, call: ChatCall): Promise<ChatResult> {
   const { caller, request, signal, logger } = call
   const org = caller.org!
@@ -156,10 +161,10 @@ export async function runChat({ w, products: loader }: ChatDeps, call: ChatCall)
       requestId: `${call.requestId}:${randomUUID()}`, organization: org.address, projectId: project.id, apiKeyId: caller.apiKeyId,
       monthlyLimit: caller.monthlyLimit, wallet: caller.wallet, modelId: model.id, modelAmount: model.pricePerCall,
       products: applied.map((p) => ({ product: p.address, amount: p.price })),
+      answerAwaitsCharge: request.stream !== true,
     })
   } catch (err) {
-    if (err instanceof InsufficientQuotaError) throw new OpenAiError(402, 'insufficient_quota', err.message)
-    throw err
+    throw asQuotaError(err)
   }
   const totalCost = reservation.amount.toString()
   const loop = { signal, tools, maxRounds: w.config.inference.maxToolRounds }
@@ -202,7 +207,10 @@ export async function runChat({ w, products: loader }: ChatDeps, call: ChatCall)
   }
 
   const answer = await releasedOnFailure(() => completeWithTools(provider.client, upstreamRequest, loop))
-  await w.billing.charge(reservation, toBilledUsage(answer.usage))
+  // The answer goes out only once it is charged: a charge refused now is a 402, not a free answer.
+  await w.billing.charge(reservation, toBilledUsage(answer.usage)).catch((err: unknown) => {
+    throw asQuotaError(err)
+  })
   await remember(answer.body.choices[0]?.message)
   const usage = answer.usage ?? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
   return { completion: { ...answer.body, model: model.name, usage: { ...usage, total_cost: totalCost } }, headers }
