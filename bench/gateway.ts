@@ -2,7 +2,8 @@
  * `npm run bench:gateway`: what the gateway adds to an inference call. A fake OpenAI-compatible
  * upstream (its own process) answers at once; the same requests go to it directly and through
  * `haithe gateway` (its own process, on PostgreSQL: authentication by `sk-` key, organization and
- * project headers, pricing, a billing reservation and its charge per call), non-streaming and
+ * project headers, pricing and billing: a JSON call reserved in memory and charged by one statement,
+ * a stream reserved in the ledger and then charged), non-streaming and
  * streaming. Prints added latency p50/p99 at one connection, time to first token, and the
  * throughput ratio at ten connections; ends with one JSON line.
  *
@@ -133,7 +134,7 @@ const show = (r: LoadResult & { ttftP50?: number; ttftP99?: number }) =>
 
 try {
   const chargedBefore = await chargedLines()
-  log(`\nmeasuring, ${SECONDS} s a run (fake upstream answers at once; gateway: sk- key, org/project headers, pricing, reserve + charge on PostgreSQL)`)
+  log(`\nmeasuring, ${SECONDS} s a run (fake upstream answers at once; gateway: sk- key, org/project headers, pricing, billing on PostgreSQL)`)
   const directJson1 = await measure(direct, false, 1); show(directJson1)
   const gatewayJson1 = await measure(viaGateway, false, 1); show(gatewayJson1)
   const directStream1 = await measure(direct, true, 1); show(directStream1)
