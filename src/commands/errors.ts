@@ -11,6 +11,5 @@ export const userFacingErrors = new Set([
   'MigrationError',
   'AnvilStartError',
   'PortInUseError',
-  'GatewayPortInUseError',
   'NotAnvilError',
 ])

@@ -7,7 +7,8 @@
 import { createServer, type Server } from 'node:http'
 import Router from '@koa/router'
 import Koa from 'koa'
-import { addOperationsRoutes, type ReadinessCheck } from '../api/index.js'
+import { addOperationsRoutes, type ReadinessCheck } from '../api/health.js'
+import { closeHttp, listenHttp } from '../api/operations-server.js'
 import { createAccessLog, createCors, createHttpMetrics, createRateLimit, createRequestId, createRequestTimeout, type RateLimitMiddleware } from '../api/middleware/index.js'
 import { createGatewayIdentifier } from './auth/authenticate.js'
 import type { WriteContext } from './context.js'
@@ -39,10 +40,6 @@ export interface GatewayServerOptions {
 }
 
 const GATEWAY_API_VERSION = '1.0.0'
-
-export class GatewayPortInUseError extends Error {
-  override name = 'GatewayPortInUseError'
-}
 
 export function createGatewayServer(w: WriteContext, options: GatewayServerOptions): GatewayServer {
   const { logger, config } = w
@@ -89,26 +86,15 @@ export function createGatewayServer(w: WriteContext, options: GatewayServerOptio
   return {
     app,
     addReadinessCheck: (check) => void checks.push(check),
-    listen: (host, port) =>
-      new Promise((resolve, reject) => {
-        server = createServer(app.callback())
-        rpc = attachRpcSocket(server, { chat, events, logger, proxy: options.proxy ?? false })
-        server.once('error', (err: NodeJS.ErrnoException) =>
-          reject(err.code === 'EADDRINUSE' ? new GatewayPortInUseError(`gateway: port ${port} on ${host} is in use (set GATEWAY_PORT to another port)`) : err),
-        )
-        server.listen(port, host, () => {
-          const address = server!.address()
-          resolve({ port: typeof address === 'object' && address ? address.port : port })
-        })
-      }),
+    listen(host, port) {
+      server = createServer(app.callback())
+      rpc = attachRpcSocket(server, { chat, events, logger, proxy: options.proxy ?? false })
+      return listenHttp(server, host, port, { name: 'gateway', setting: 'GATEWAY_PORT' })
+    },
     close: async () => {
       await rpc?.close()
       await events?.close()
-      await new Promise<void>((resolve) => {
-        if (!server) return resolve()
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
+      await closeHttp(server)
       await rateLimit.close()
     },
   }

@@ -1,5 +1,5 @@
 // The write path (`haithe gateway`): the only process that holds a private key.
-export { createGatewayServer, GatewayPortInUseError, type GatewayServer, type GatewayServerOptions } from './gateway.js'
+export { createGatewayServer, type GatewayServer, type GatewayServerOptions } from './gateway.js'
 export type { WriteContext } from './context.js'
 export { writeRoutes } from './routes.js'
 export { createOutbox, type Outbox, type OutboxEntry, type OutboxOptions, type OutboxRequest } from './signer/index.js'

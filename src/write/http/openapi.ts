@@ -3,7 +3,7 @@
  * query parameters from the zod schema that validates each route's input (v1 sends parameters
  * in the query string, also on POST and PATCH; a JSON body with the same fields works too).
  */
-import { operationId, toSchema, type JsonSchema } from '../../api/index.js'
+import { operationId, toSchema, type JsonSchema } from '../../api/openapi.js'
 import type { WriteRoute } from './route.js'
 
 const COMPONENTS = '#/components/schemas/'
