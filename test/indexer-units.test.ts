@@ -4,7 +4,6 @@ import { BatchChanges, DeltaMap, utcDay, utcHour } from '../indexer/aggregates/c
 import { pgArrayLiteral } from '../indexer/database/pg-array.js'
 import { applyLogs, topics, type PlacedLog } from '../indexer/handlers/index.js'
 import { dataString, MalformedLogDataError } from '../indexer/handlers/log.js'
-import { topicSources } from '../indexer/handlers/topics.js'
 import { describeProgress } from '../indexer/index.js'
 import { haitheCreatorIdentityAbi, haitheOrchestratorAbi, haitheOrganizationAbi, haitheProductAbi, testUSDTAbi } from '../src/chain/index.js'
 
@@ -49,6 +48,22 @@ describe('deltas and days', () => {
 })
 
 describe('event topics', () => {
+  /** The contract and event each topic is read from. */
+  const topicSources = {
+    organizationCreated: ['HaitheOrchestrator', 'OrganizationCreated'],
+    productCreated: ['HaitheOrchestrator', 'ProductCreated'],
+    creatorRegistered: ['HaitheOrchestrator', 'CreatorRegistered'],
+    organizationExpenditure: ['HaitheOrchestrator', 'OrganizationExpenditure'],
+    creatorPaid: ['HaitheOrchestrator', 'CreatorPaid'],
+    modelFeePaid: ['HaitheOrchestrator', 'ModelFeePaid'],
+    usageSettled: ['HaitheOrchestrator', 'UsageSettled'],
+    productEnabled: ['HaitheOrganization', 'ProductEnabled'],
+    productDisabled: ['HaitheOrganization', 'ProductDisabled'],
+    ownershipTransferred: ['HaitheOrganization', 'OwnershipTransferred'],
+    productPriceUpdated: ['HaitheProduct', 'ProductPriceUpdated'],
+    fundsWithdrawn: ['HaitheCreatorIdentity', 'FundsWithdrawn'],
+    transfer: ['TestUSDT', 'Transfer'],
+  } as const satisfies Record<keyof typeof topics, readonly [string, string]>
   const abis: Record<string, Abi> = {
     HaitheOrchestrator: haitheOrchestratorAbi, HaitheOrganization: haitheOrganizationAbi, HaitheProduct: haitheProductAbi,
     HaitheCreatorIdentity: haitheCreatorIdentityAbi, TestUSDT: testUSDTAbi,

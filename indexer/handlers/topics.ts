@@ -18,22 +18,5 @@ export const topics = {
   transfer: '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef',
 } as const
 
-/** The contract and event name each topic is read from, for the test that checks them. */
-export const topicSources = {
-  organizationCreated: ['HaitheOrchestrator', 'OrganizationCreated'],
-  productCreated: ['HaitheOrchestrator', 'ProductCreated'],
-  creatorRegistered: ['HaitheOrchestrator', 'CreatorRegistered'],
-  organizationExpenditure: ['HaitheOrchestrator', 'OrganizationExpenditure'],
-  creatorPaid: ['HaitheOrchestrator', 'CreatorPaid'],
-  modelFeePaid: ['HaitheOrchestrator', 'ModelFeePaid'],
-  usageSettled: ['HaitheOrchestrator', 'UsageSettled'],
-  productEnabled: ['HaitheOrganization', 'ProductEnabled'],
-  productDisabled: ['HaitheOrganization', 'ProductDisabled'],
-  ownershipTransferred: ['HaitheOrganization', 'OwnershipTransferred'],
-  productPriceUpdated: ['HaitheProduct', 'ProductPriceUpdated'],
-  fundsWithdrawn: ['HaitheCreatorIdentity', 'FundsWithdrawn'],
-  transfer: ['TestUSDT', 'Transfer'],
-} as const satisfies Record<keyof typeof topics, readonly [string, string]>
-
 /** Events emitted by factory children (organizations, products): fetched by topic, any address. */
 export const childTopics = [topics.productEnabled, topics.productDisabled, topics.ownershipTransferred, topics.productPriceUpdated]

@@ -324,7 +324,7 @@ export function createBilling(options: BillingOptions): Billing {
     })
     const item = inMemory.get(reservation)
     if (item) {
-      await writeInMemory(reservation, item, { status, usage: status === 'charged' ? usage : null, payload })
+      await writeInMemory(reservation, item, { status, usage, payload })
       metrics.settledCalls.inc({ outcome: status })
       return
     }
