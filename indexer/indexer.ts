@@ -212,7 +212,8 @@ export function createIndexer(options: IndexerOptions) {
   let indexesBuilt = false
   async function buildIndexes(): Promise<void> {
     if (indexesBuilt) return
-    await buildDeferredIndexes(db, logger)
+    // PGlite is one connection: its builds run one at a time.
+    await buildDeferredIndexes(db, logger, options.kind === 'postgres' ? 2 : 1)
     indexesBuilt = true
   }
 

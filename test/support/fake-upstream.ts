@@ -43,6 +43,8 @@ export interface FakeUpstream {
   /** Base URL, like `http://127.0.0.1:1234/v1`. */
   url: string
   requests: RecordedRequest[]
+  /** TCP connections accepted so far (a client that keeps its connections alive opens few). */
+  readonly connections: number
   /** Queues behaviours for the next requests; afterwards requests get a normal answer. */
   enqueue(...behaviours: Behaviour[]): void
   close(): Promise<void>
@@ -147,11 +149,17 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     res.end('data: [DONE]\n\n')
   }
 
+  let connections = 0
+  server.on('connection', () => void connections++)
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    get connections() {
+      return connections
+    },
     enqueue: (...behaviours) => void queue.push(...behaviours),
     close: () =>
       new Promise<void>((resolve) => {

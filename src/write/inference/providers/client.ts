@@ -100,6 +100,7 @@ export class OpenAICompatibleClient {
     const parser = new SseParser()
     let ended = false
     let finished = false
+    let sawDone = false
     try {
       for (;;) {
         let read: IteratorResult<Buffer>
@@ -111,7 +112,10 @@ export class OpenAICompatibleClient {
         deadline.arm()
         if (read.done) ended = true
         for (const event of read.done ? parser.end() : parser.feed(read.value)) {
-          if (event.data === '[DONE]') return
+          if (event.data === '[DONE]') {
+            sawDone = true
+            return
+          }
           let chunk: unknown
           try {
             chunk = JSON.parse(event.data)
@@ -134,8 +138,11 @@ export class OpenAICompatibleClient {
       if (!finished) throw this.invalid('the upstream stream ended before the answer finished', true)
     } finally {
       deadline.done()
-      // Stopping early (consumer break, [DONE], error) releases the upstream connection.
-      if (!ended) body.destroy()
+      // After [DONE] the body's end follows at once: read it, so the connection goes back to the
+      // pool for the next call. Stopping early otherwise (the client went away, an error) cancels
+      // the upstream request.
+      if (sawDone && !ended) releaseAfterEnd(body, reader)
+      else if (!ended) body.destroy()
     }
   }
 
@@ -230,6 +237,14 @@ class Deadline {
     clearTimeout(this.timer)
     this.caller?.removeEventListener('abort', this.onAbort)
   }
+}
+
+/** Reads what an upstream sends after its last event; one that does not end within a second is cut. */
+function releaseAfterEnd(body: IncomingMessage, reader: AsyncIterator<Buffer>): void {
+  const timer = setTimeout(() => body.destroy(), 1_000)
+  timer.unref?.()
+  const next = (): Promise<void> => reader.next().then((read) => (read.done ? clearTimeout(timer) : next()), () => clearTimeout(timer))
+  void next()
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
