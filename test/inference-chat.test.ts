@@ -133,14 +133,15 @@ describe('POST /api/v1beta/openai/chat/completions with the openai client', () =
 
   it('keeps the upstream connection of a finished stream for the next call', async () => {
     const before = fake.connections
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `Hi ${i}` }], stream: true })
       let text = ''
       for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ''
       expect(text).toBe(DEFAULT_CONTENT)
     }
-    // Three streams one after another: at most one new connection (none when a pooled one was free).
-    expect(fake.connections - before).toBeLessThanOrEqual(1)
+    // Five streams one after another. Each used to open a connection of its own; now they share one
+    // or two (a second when the next call comes before the last body's end was read).
+    expect(fake.connections - before).toBeLessThanOrEqual(2)
   })
 
   it('refuses with OpenAI error classes and statuses', async () => {
