@@ -1017,6 +1017,8 @@ describe.skipIf(!process.env.DATABASE_URL)('NOTIFY after each commit (PostgreSQL
     expect(next - 1).toBe(head.number)
     expect(rollbacks).toHaveLength(1)
     expect(rollbacks[0]!.toBlock - rollbacks[0]!.fromBlock + 1).toBe(3)
+    // The rolled-back blocks' payments and transfers (deleted by block, not journaled) are named too.
+    expect(rollbacks[0]!.tables).toEqual(expect.arrayContaining(['payments', 'token_transfers']))
     expect(standing.some((n) => n.toBlock > n.fromBlock)).toBe(true) // backfill ranges
     expect(standing.filter((n) => n.toBlock === n.fromBlock && n.tables.length > 0).length).toBeGreaterThan(5) // realtime blocks
 

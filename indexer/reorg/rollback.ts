@@ -46,12 +46,19 @@ export async function rollbackTo(
 ): Promise<number> {
   return db.transaction().execute(async (trx) => {
     if (leaderPid !== undefined) await assertLeader(trx, chainId, leaderPid)
-    const touched = await trx.selectFrom('chain.undo_log').select('table_name').distinct()
+    const journaled = await trx.selectFrom('chain.undo_log').select('table_name').distinct()
       .where('chain_id', '=', chainId).where('block_number', '>', String(ancestor.number)).execute()
+    // The append-only tables are not journaled: undo_to deletes their rows by block number.
+    const touched = journaled.map((t) => t.table_name)
+    for (const table of ['payments', 'token_transfers'] as const) {
+      const row = await trx.selectFrom(`chain.${table}`).select('block_number')
+        .where('chain_id', '=', chainId).where('block_number', '>', String(ancestor.number)).limit(1).executeTakeFirst()
+      if (row) touched.push(table)
+    }
     const { rows } = await sql<{ undone: number }>`select chain.undo_to(${chainId}, ${ancestor.number}) as undone`.execute(trx)
     await trx.deleteFrom('chain.blocks').where('chain_id', '=', chainId).where('number', '>', String(ancestor.number)).execute()
     await saveCheckpoint(trx, chainId, { block: ancestor.number, hash: ancestor.hash })
-    const notification: IndexNotification = { chainId, fromBlock: ancestor.number + 1, toBlock: fromBlock, tables: touched.map((t) => t.table_name), reorg: true }
+    const notification: IndexNotification = { chainId, fromBlock: ancestor.number + 1, toBlock: fromBlock, tables: touched, reorg: true }
     await sql`select pg_notify(${INDEX_CHANNEL}, ${JSON.stringify(notification)})`.execute(trx)
     return Number(rows[0]?.undone ?? 0)
   })
