@@ -48,18 +48,20 @@ export async function rollbackTo(
     if (leaderPid !== undefined) await assertLeader(trx, chainId, leaderPid)
     const journaled = await trx.selectFrom('chain.undo_log').select('table_name').distinct()
       .where('chain_id', '=', chainId).where('block_number', '>', String(ancestor.number)).execute()
-    // The append-only tables are not journaled: undo_to deletes their rows by block number.
     const touched = journaled.map((t) => t.table_name)
+    // The append-only tables are not journaled (migration 0011): their rows go by block number.
+    let deleted = 0
     for (const table of ['payments', 'token_transfers'] as const) {
-      const row = await trx.selectFrom(`chain.${table}`).select('block_number')
-        .where('chain_id', '=', chainId).where('block_number', '>', String(ancestor.number)).limit(1).executeTakeFirst()
-      if (row) touched.push(table)
+      const { numDeletedRows } = await trx.deleteFrom(`chain.${table}`)
+        .where('chain_id', '=', chainId).where('block_number', '>', String(ancestor.number)).executeTakeFirst()
+      if (numDeletedRows > 0n) touched.push(table)
+      deleted += Number(numDeletedRows)
     }
     const { rows } = await sql<{ undone: number }>`select chain.undo_to(${chainId}, ${ancestor.number}) as undone`.execute(trx)
     await trx.deleteFrom('chain.blocks').where('chain_id', '=', chainId).where('number', '>', String(ancestor.number)).execute()
     await saveCheckpoint(trx, chainId, { block: ancestor.number, hash: ancestor.hash })
     const notification: IndexNotification = { chainId, fromBlock: ancestor.number + 1, toBlock: fromBlock, tables: touched, reorg: true }
     await sql`select pg_notify(${INDEX_CHANNEL}, ${JSON.stringify(notification)})`.execute(trx)
-    return Number(rows[0]?.undone ?? 0)
+    return deleted + Number(rows[0]?.undone ?? 0)
   })
 }
