@@ -119,7 +119,7 @@ describe('handlers', () => {
     expect(changes.owners.get(org)).toBe(owner)
     expect(changes.organizations.entries.get(org)).toMatchObject({ deposited: 1000n })
     expect(changes.balances.entries.get(org)).toEqual({ balance: 1000n })
-    expect(changes.payments).toMatchObject([{ kind: 'deposit', organization: org, amount: 1000n, account: owner }])
+    expect(changes.payments.rows()).toMatchObject([{ kind: 'deposit', organization: org, amount: 1000n, account: owner }])
     expect(changes.marketDaily.size).toBe(0)
     expect(utcDay(86_400)).toBe('1970-01-02')
   })

@@ -4,7 +4,7 @@
  * balances, counters and daily aggregates. Deltas commute, so a batch of thousands of events
  * becomes a handful of bulk statements.
  */
-import type { PaymentKind } from '../../src/db/index.js'
+import { PaymentColumns, TransferColumns } from './columns.js'
 
 export type ChainTable =
   | 'organizations'
@@ -29,17 +29,18 @@ export class DeltaMap<Field extends string> {
   constructor(private readonly fields: readonly Field[]) {}
 
   add(key: string, field: Field, amount: bigint): void {
-    this.entry(key)[field] += amount
+    this.at(key)[field] += amount
   }
 
   /** Two fields of one key at once (one lookup). */
   addBoth(key: string, field: Field, amount: bigint, other: Field, otherAmount: bigint): void {
-    const entry = this.entry(key)
+    const entry = this.at(key)
     entry[field] += amount
     entry[other] += otherAmount
   }
 
-  private entry(key: string): Record<Field, bigint> {
+  /** The key's deltas, zero when new: add to its fields directly when several change. */
+  at(key: string): Record<Field, bigint> {
     let entry = this.entries.get(key)
     if (!entry) {
       entry = Object.fromEntries(this.fields.map((f) => [f, 0n])) as Record<Field, bigint>
@@ -53,17 +54,40 @@ export class DeltaMap<Field extends string> {
   }
 }
 
+/**
+ * Deltas per time bucket (a UTC day or hour), then per key. Consecutive logs mostly share a
+ * bucket, whose map is kept at hand: a change costs one lookup by the entity's own key, instead
+ * of building, hashing and keeping an "entity|bucket" string per log.
+ */
+export class BucketedDeltas<Field extends string> {
+  readonly buckets = new Map<string, DeltaMap<Field>>()
+  #bucket: string | undefined
+  #deltas: DeltaMap<Field> | undefined
+  constructor(private readonly fields: readonly Field[]) {}
+
+  in(bucket: string): DeltaMap<Field> {
+    if (bucket !== this.#bucket || !this.#deltas) {
+      let deltas = this.buckets.get(bucket)
+      if (!deltas) this.buckets.set(bucket, (deltas = new DeltaMap(this.fields)))
+      this.#bucket = bucket
+      this.#deltas = deltas
+    }
+    return this.#deltas
+  }
+
+  get size(): number {
+    let size = 0
+    for (const deltas of this.buckets.values()) size += deltas.size
+    return size
+  }
+}
+
 export interface NewOrganization { address: string; index: bigint; owner: string; name: string; block: number; tx: string; time: number }
 export interface NewCreator { tokenId: bigint; address: string; uri: string; block: number; tx: string; time: number }
 export interface NewProduct {
   address: string; index: bigint; creator: string; creatorId: bigint; name: string; category: string; uri: string
   price: bigint; block: number; tx: string; time: number
 }
-export interface PaymentRow {
-  txHash: string; logIndex: number; block: number; time: number; kind: PaymentKind; organization: string | null
-  creatorId: bigint | null; product: string | null; amount: bigint; calls: bigint | null; batchId: string | null; account: string | null
-}
-export interface TransferRow { txHash: string; logIndex: number; block: number; time: number; from: string; to: string; amount: bigint }
 export interface EnablementChange { organization: string; product: string; enabled: boolean; block: number }
 
 /** `YYYY-MM-DD` (UTC) of a block timestamp in seconds. */
@@ -83,8 +107,8 @@ export class BatchChanges {
   readonly newOrganizations: NewOrganization[] = []
   readonly newCreators: NewCreator[] = []
   readonly newProducts: NewProduct[] = []
-  readonly payments: PaymentRow[] = []
-  readonly transfers: TransferRow[] = []
+  readonly payments = new PaymentColumns()
+  readonly transfers = new TransferColumns()
 
   /** An organization's balance is not here: it is its token_balances row, copied at write time. */
   readonly organizations = new DeltaMap(['deposited', 'spent', 'calls', 'enabled'] as const)
@@ -96,11 +120,11 @@ export class BatchChanges {
   readonly enablements = new Map<string, EnablementChange>()
 
   readonly balances = new DeltaMap(['balance'] as const)
-  readonly creatorDaily = new DeltaMap(['revenue', 'calls'] as const)
-  readonly productDaily = new DeltaMap(['revenue', 'calls'] as const)
-  readonly creatorHourly = new DeltaMap(['revenue', 'calls'] as const)
-  readonly productHourly = new DeltaMap(['revenue', 'calls'] as const)
-  readonly orgDaily = new DeltaMap(['spent', 'calls'] as const)
+  readonly creatorDaily = new BucketedDeltas(['revenue', 'calls'] as const)
+  readonly productDaily = new BucketedDeltas(['revenue', 'calls'] as const)
+  readonly creatorHourly = new BucketedDeltas(['revenue', 'calls'] as const)
+  readonly productHourly = new BucketedDeltas(['revenue', 'calls'] as const)
+  readonly orgDaily = new BucketedDeltas(['spent', 'calls'] as const)
   readonly marketDaily = new DeltaMap(['volume', 'calls'] as const)
   readonly marketHourly = new DeltaMap(['volume', 'calls'] as const)
   readonly totals = new DeltaMap(['organizations', 'creators', 'products', 'calls', 'volume'] as const)

@@ -9,7 +9,7 @@
  */
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../../src/db/index.js'
-import type { BatchChanges, DeltaMap } from '../aggregates/changes.js'
+import type { BatchChanges, BucketedDeltas, DeltaMap } from '../aggregates/changes.js'
 import { pgArrayLiteral } from './pg-array.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -20,10 +20,6 @@ const hourly = { column: 'hour', type: 'timestamptz' } as const
 
 export class IndexInvariantError extends Error {
   override name = 'IndexInvariantError'
-}
-
-function column<T>(rows: readonly T[], pick: (row: T) => string | number | bigint | null): string {
-  return pgArrayLiteral(rows.map(pick))
 }
 
 /** Keys and per-field values of a delta map, as parallel arrays of decimal strings. */
@@ -73,11 +69,11 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
       insert into chain.payments (chain_id, tx_hash, log_index, block_number, block_time, kind, organization, creator_id, product, amount, calls, batch_id, account)
       select ${chainId}, t.tx_hash, t.log_index, t.block_number, to_timestamp(t.time), t.kind, t.organization, t.creator_id, t.product, t.amount, t.calls, t.batch_id, t.account
       from unnest(
-        ${column(p, (r) => r.txHash)}::text[], ${column(p, (r) => r.logIndex)}::int[], ${column(p, (r) => r.block)}::int8[],
-        ${column(p, (r) => r.time)}::int8[], ${column(p, (r) => r.kind)}::text[], ${column(p, (r) => r.organization)}::text[],
-        ${column(p, (r) => r.creatorId)}::int8[], ${column(p, (r) => r.product)}::text[],
-        ${column(p, (r) => r.amount)}::numeric[], ${column(p, (r) => r.calls)}::int8[],
-        ${column(p, (r) => r.batchId)}::text[], ${column(p, (r) => r.account)}::text[]
+        ${pgArrayLiteral(p.txHash)}::text[], ${pgArrayLiteral(p.logIndex)}::int[], ${pgArrayLiteral(p.block)}::int8[],
+        ${pgArrayLiteral(p.time)}::int8[], ${pgArrayLiteral(p.kind)}::text[], ${pgArrayLiteral(p.organization)}::text[],
+        ${pgArrayLiteral(p.creatorId)}::int8[], ${pgArrayLiteral(p.product)}::text[],
+        ${pgArrayLiteral(p.amount)}::numeric[], ${pgArrayLiteral(p.calls)}::int8[],
+        ${pgArrayLiteral(p.batchId)}::text[], ${pgArrayLiteral(p.account)}::text[]
       ) as t(tx_hash, log_index, block_number, time, kind, organization, creator_id, product, amount, calls, batch_id, account)
     `.execute(db)
   }
@@ -88,9 +84,9 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
       insert into chain.token_transfers (chain_id, tx_hash, log_index, block_number, block_time, from_address, to_address, amount)
       select ${chainId}, t.tx_hash, t.log_index, t.block_number, to_timestamp(t.time), t.from_address, t.to_address, t.amount
       from unnest(
-        ${column(tr, (r) => r.txHash)}::text[], ${column(tr, (r) => r.logIndex)}::int[], ${column(tr, (r) => r.block)}::int8[],
-        ${column(tr, (r) => r.time)}::int8[], ${column(tr, (r) => r.from)}::text[], ${column(tr, (r) => r.to)}::text[],
-        ${column(tr, (r) => r.amount)}::numeric[]
+        ${pgArrayLiteral(tr.txHash)}::text[], ${pgArrayLiteral(tr.logIndex)}::int[], ${pgArrayLiteral(tr.block)}::int8[],
+        ${pgArrayLiteral(tr.time)}::int8[], ${pgArrayLiteral(tr.from)}::text[], ${pgArrayLiteral(tr.to)}::text[],
+        ${pgArrayLiteral(tr.amount)}::numeric[]
       ) as t(tx_hash, log_index, block_number, time, from_address, to_address, amount)
     `.execute(db)
   }
@@ -214,9 +210,9 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
 }
 
 /**
- * Adds deltas keyed `<entity>|<bucket>` into an aggregate per time bucket (chain_id, entity,
- * bucket) whose first field is an amount and second a call count. A bucket is a UTC day
- * (`YYYY-MM-DD`, a date) or a UTC hour (`YYYY-MM-DDTHH:00Z`, a timestamptz).
+ * Adds deltas per entity and time bucket into an aggregate (chain_id, entity, bucket) whose first
+ * field is an amount and second a call count. A bucket is a UTC day (`YYYY-MM-DD`, a date) or a
+ * UTC hour (`YYYY-MM-DDTHH:00Z`, a timestamptz).
  */
 async function addToBuckets<F extends string>(
   db: Db,
@@ -225,17 +221,29 @@ async function addToBuckets<F extends string>(
   keyColumn: string,
   keyType: 'int8' | 'text',
   bucket: typeof daily | typeof hourly,
-  fields: readonly [amount: F, calls: F],
-  deltas: DeltaMap<F>,
+  [amountField, callsField]: readonly [amount: F, calls: F],
+  deltas: BucketedDeltas<F>,
 ): Promise<void> {
   if (deltas.size === 0) return
-  const { keys, values: [amounts, calls] } = deltaColumns(deltas, fields)
-  const [amount, count] = fields.map((f) => sql.ref(f))
+  const keys: string[] = []
+  const buckets: string[] = []
+  const amounts: bigint[] = []
+  const calls: bigint[] = []
+  for (const [at, entries] of deltas.buckets) {
+    for (const [key, entry] of entries.entries) {
+      keys.push(key)
+      buckets.push(at)
+      amounts.push(entry[amountField])
+      calls.push(entry[callsField])
+    }
+  }
+  const [amount, count] = [sql.ref(amountField), sql.ref(callsField)]
   const bucketColumn = sql.ref(bucket.column)
   await sql`
     insert into ${sql.table(`chain.${table}`)} as t (chain_id, ${sql.ref(keyColumn)}, ${bucketColumn}, ${amount}, ${count})
-    select ${chainId}, split_part(d.k, '|', 1)::${sql.raw(keyType)}, split_part(d.k, '|', 2)::${sql.raw(bucket.type)}, d.amount, d.calls
-    from unnest(${keys}::text[], ${amounts}::numeric[], ${calls}::int8[]) as d(k, amount, calls)
+    select ${chainId}, d.k, d.bucket, d.amount, d.calls
+    from unnest(${pgArrayLiteral(keys)}::${sql.raw(keyType)}[], ${pgArrayLiteral(buckets)}::${sql.raw(bucket.type)}[], ${pgArrayLiteral(amounts)}::numeric[], ${pgArrayLiteral(calls)}::int8[])
+      as d(k, bucket, amount, calls)
     on conflict (chain_id, ${sql.ref(keyColumn)}, ${bucketColumn}) do update set
       ${amount} = t.${amount} + excluded.${amount}, ${count} = t.${count} + excluded.${count}
   `.execute(db)

@@ -48,7 +48,7 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
       const organization = topicAddress(t[1])
       const amount = dataWord(data, 0)
       changes.organizations.add(organization, 'spent', amount)
-      changes.orgDaily.add(`${organization}|${day}`, 'spent', amount)
+      changes.orgDaily.in(day).add(organization, 'spent', amount)
       changes.touch('organizations', 'org_spend_daily')
       return true
     }
@@ -64,15 +64,16 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
         creatorId, product: isProduct ? product : null, amount, calls, batchId: null, account: null,
       })
       const creatorKey = creatorId.toString()
-      changes.creators.add(creatorKey, 'revenue', amount)
-      changes.creators.add(creatorKey, 'claimable', amount)
-      changes.creators.add(creatorKey, 'calls', calls)
-      changes.creatorDaily.addBoth(`${creatorKey}|${day}`, 'revenue', amount, 'calls', calls)
-      changes.creatorHourly.addBoth(`${creatorKey}|${hour}`, 'revenue', amount, 'calls', calls)
+      const creator = changes.creators.at(creatorKey)
+      creator.revenue += amount
+      creator.claimable += amount
+      creator.calls += calls
+      changes.creatorDaily.in(day).addBoth(creatorKey, 'revenue', amount, 'calls', calls)
+      changes.creatorHourly.in(hour).addBoth(creatorKey, 'revenue', amount, 'calls', calls)
       if (isProduct) {
         changes.products.addBoth(product, 'revenue', amount, 'calls', calls)
-        changes.productDaily.addBoth(`${product}|${day}`, 'revenue', amount, 'calls', calls)
-        changes.productHourly.addBoth(`${product}|${hour}`, 'revenue', amount, 'calls', calls)
+        changes.productDaily.in(day).addBoth(product, 'revenue', amount, 'calls', calls)
+        changes.productHourly.in(hour).addBoth(product, 'revenue', amount, 'calls', calls)
         changes.touch('products', 'product_stats_daily', 'product_stats_hourly')
       }
       changes.marketDaily.add(day, 'volume', amount)
@@ -90,7 +91,7 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
         creatorId: null, product: null, amount, calls, batchId: null, account: null,
       })
       changes.organizations.add(organization, 'calls', calls)
-      changes.orgDaily.add(`${organization}|${day}`, 'calls', calls)
+      changes.orgDaily.in(day).add(organization, 'calls', calls)
       changes.marketDaily.addBoth(day, 'volume', amount, 'calls', calls)
       changes.marketHourly.addBoth(hour, 'volume', amount, 'calls', calls)
       changes.totals.add('', 'volume', amount)
