@@ -3,7 +3,7 @@
  * root, with no database server and nothing configured (DATABASE_URL and every other setting
  * removed from the environment), the data directory in a fresh temp dir and JSON logs.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { once } from 'node:events'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -13,7 +13,7 @@ import { createPublicClient, http } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startAnvil, type Anvil } from '../src/chain/index.js'
-import { freePort, haitheEnv, runHaithe, signalGroup, startHaithe, stopAllHaithe, type HaitheProcess, type LogLine } from './support/cli.js'
+import { freePort, haitheEnv, repoRoot, runHaithe, signalGroup, startHaithe, stopAllHaithe, type HaitheProcess, type LogLine } from './support/cli.js'
 
 const dataDirs: string[] = []
 function freshDataDir(): string {
@@ -336,4 +336,29 @@ describe('haithe simulate', () => {
     expect(simulated.length).toBe(events)
     expect(all.length - simulated.length).toBeLessThan(10)
   }, 180_000)
+})
+
+describe('haithe runs from a bundle of its sources', () => {
+  const manifestFile = path.join(repoRoot, 'dist/cli/manifest.json')
+  const readManifest = () => JSON.parse(readFileSync(manifestFile, 'utf8')) as { dir: string; inputs: Record<string, number> }
+
+  it('builds it again when a file it was built from changes, and runs from the new build', async () => {
+    expect((await runHaithe(['--help'], cliEnv())).code).toBe(0)
+    const before = readManifest()
+    expect(Object.keys(before.inputs)).toContain('indexer/indexer.ts')
+    expect(existsSync(path.join(repoRoot, 'dist/cli', before.dir, 'cli.js'))).toBe(true)
+
+    // As an editor saving the file: a new modification time.
+    const source = path.join(repoRoot, 'src/cli.ts')
+    const changed = new Date(Math.floor(statSync(source).mtimeMs) + 1_000)
+    utimesSync(source, changed, changed)
+    const run = await runHaithe(['--help'], cliEnv())
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain('commands:')
+    expect(run.stderr).toBe('')
+    const after = readManifest()
+    expect(after.dir).not.toBe(before.dir)
+    expect(after.inputs['src/cli.ts']).toBe(statSync(source).mtimeMs)
+    expect(existsSync(path.join(repoRoot, 'dist/cli', after.dir, 'cli.js'))).toBe(true)
+  })
 })
