@@ -16,7 +16,7 @@ import { acquireLeadership, assertLeader, LeadershipLostError, type Leadership }
 import { buildDeferredIndexes, deferIndexesIfEmpty } from './database/deferred-indexes.js'
 import { createStatusRecorder } from './database/status.js'
 import { IndexInvariantError } from './database/write-batch.js'
-import { applyLogs, type KnownContracts } from './handlers/index.js'
+import { applyLogs, type KnownContracts, type PlacedLog } from './handlers/index.js'
 import { createIndexerMetrics } from './metrics.js'
 import { describeProgress } from './progress.js'
 import { findCommonAncestor, ReorgTooDeepError, rollbackTo, storedBlocks } from './reorg/rollback.js'
@@ -71,6 +71,9 @@ export interface IndexerStatus {
   ready: boolean
   error?: string
 }
+
+/** Unfinalized blocks fetched ahead of the one being committed. */
+const REALTIME_LOOKAHEAD = 4
 
 /** Errors after which the index must not be touched again without a person looking. */
 const isFatal = (err: unknown) =>
@@ -247,14 +250,33 @@ export function createIndexer(options: IndexerOptions) {
     checkpoint = { block: checkpoint.block, hash: base.hash }
   }
 
-  /** Unfinalized blocks one at a time, each journaled under its number. */
+  /** A block's header and its logs placed, or null if the node does not have it (yet). */
+  async function fetchBlock(n: number): Promise<{ block: BlockHeader; logs: PlacedLog[] } | null> {
+    const block = await header(n)
+    if (!block) return null // a load-balanced node may not have it yet
+    return { block, logs: await placeLogs(rpc, await fetchLogs(rpc, sources, { blockHash: block.hash }), new Map([[n, block.timestamp]])) }
+  }
+
+  /**
+   * Unfinalized blocks one at a time, each journaled under its number. The next few are fetched
+   * while one is committed (catching up after a backfill or a pause); each is checked against the
+   * block before it when its turn comes, so one fetched from a branch that was since reorged away
+   * is caught like any other.
+   */
   async function followHead(head: number): Promise<void> {
     await ensureBase()
+    const ahead: Promise<Awaited<ReturnType<typeof fetchBlock>>>[] = []
+    let next = checkpoint.block + 1
     for (let n = checkpoint.block + 1; n <= head && !signal.aborted; n++) {
-      const block = await header(n)
-      if (!block) return // a load-balanced node may not have it yet
+      while (ahead.length < REALTIME_LOOKAHEAD && next <= head) {
+        const fetched = fetchBlock(next++)
+        fetched.catch(() => {}) // awaited in its turn, or dropped with the rest when this returns early
+        ahead.push(fetched)
+      }
+      const fetched = await ahead.shift()!
+      if (!fetched) return
+      const { block, logs } = fetched
       if (block.parentHash !== checkpoint.hash) return handleReorg(`block ${n}'s parent is not the indexed block ${checkpoint.block}`)
-      const logs = await placeLogs(rpc, await fetchLogs(rpc, sources, { blockHash: block.hash }), new Map([[n, block.timestamp]]))
       const changes = new BatchChanges()
       applyLogs(logs, changes, known)
       await commitBatch(db, { chainId, fromBlock: n, checkpoint: { block: n, hash: block.hash }, changes, unfinalizedBlock: block, leaderPid: leaderPid() })
