@@ -38,11 +38,13 @@ describe('backfill fetching', () => {
     const rpc = createRpcClient({ url: dev.anvil.rpcUrl, metrics: registry, maxResponseBytes: Math.max(4 * 2 ** 20, tuning.targetLogs * 2048) })
     const sizer = createRangeSizer({ initialBlocks: tuning.initialBlocks, maxBlocks: tuning.maxBlocks, targetLogs: tuning.targetLogs })
     const fetched: { block: number; logIndex: number }[] = []
+    const rangeSizes: number[] = []
     let expectedFrom = 1
     // One request at a time: the same sequence of ranges on every run.
     for await (const range of fetchHistorical({ rpc, sources, sizer, from: 1, to: head, concurrency: 1, targetLogs: tuning.targetLogs })) {
       expect(range.from).toBe(expectedFrom)
       expectedFrom = range.to + 1
+      rangeSizes.push(range.logs.length)
       for (const log of range.logs) fetched.push({ block: log.block, logIndex: log.logIndex })
     }
     expect(expectedFrom).toBe(head + 1)
@@ -59,6 +61,12 @@ describe('backfill fetching', () => {
     const perBlock = new Map<number, number>()
     for (const { block } of fetched) perBlock.set(block, (perBlock.get(block) ?? 0) + 1)
     expect(Math.max(...perBlock.values())).toBeGreaterThan(1_000)
+
+    // Sampling halves a range until its end is quiet: the quiet blocks take a few ranges, not
+    // ranges of one block grown again and again each time one reached into the busy ones (19 here).
+    const quietRanges = rangeSizes.findIndex((n) => n > 1_000)
+    expect(quietRanges).toBeGreaterThan(0)
+    expect(quietRanges).toBeLessThanOrEqual(12)
 
     const outcomes = (await registry.getSingleMetric(rpcRequestsMetricName)!.get()).values
     const count = (outcome: string) => outcomes.filter((v) => v.labels.method === 'eth_getLogs' && v.labels.outcome === outcome).reduce((n, v) => n + v.value, 0)

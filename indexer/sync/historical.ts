@@ -38,15 +38,23 @@ const SAMPLE_ABOVE_BLOCKS = 16
 
 /**
  * The span to fetch from `from`: the sizer's, unless the last block of that span alone holds so
- * many logs that the span would hold over twice the target; then as many blocks of that density as
- * make the target (the sizer then learns the density from the answer).
+ * many logs that the span would hold over twice the target. Then the busy blocks may start anywhere
+ * in it: its first half is sampled the same way, and so on, which finds the quiet blocks before
+ * them in a few one-block requests. Down to a span too short to sample, as many blocks of the last
+ * density seen as make the target.
  */
 async function sampledSpan(options: HistoricalOptions, from: number, to: number): Promise<number> {
-  const span = to - from + 1
+  let span = to - from + 1
   if (span <= SAMPLE_ABOVE_BLOCKS) return span
-  const atEnd = (await fetchLogs(options.rpc, options.sources, rangeFilter(to, to))).length
-  if (atEnd * span <= 2 * options.targetLogs) return span
-  return Math.max(1, Math.floor(options.targetLogs / atEnd))
+  for (;;) {
+    const last = from + span - 1
+    const atEnd = (await fetchLogs(options.rpc, options.sources, rangeFilter(last, last))).length
+    if (atEnd * span <= 2 * options.targetLogs) return span
+    const fit = Math.max(1, Math.floor(options.targetLogs / atEnd))
+    const half = Math.ceil(span / 2)
+    if (fit >= half || half <= SAMPLE_ABOVE_BLOCKS) return fit
+    span = half
+  }
 }
 
 /**
