@@ -7,7 +7,8 @@ import type { PaymentKind } from '../../src/db/index.js'
 
 export interface PaymentRow {
   txHash: string; logIndex: number; block: number; time: number; kind: PaymentKind; organization: string | null
-  creatorId: bigint | null; product: string | null; amount: bigint; calls: bigint | null; batchId: string | null; account: string | null
+  /** Decimal. */
+  creatorId: string | null; product: string | null; amount: bigint; calls: bigint | null; batchId: string | null; account: string | null
 }
 
 export interface TransferRow { txHash: string; logIndex: number; block: number; time: number; from: string; to: string; amount: bigint }
@@ -19,7 +20,7 @@ export class PaymentColumns {
   readonly time: number[] = []
   readonly kind: PaymentKind[] = []
   readonly organization: (string | null)[] = []
-  readonly creatorId: (bigint | null)[] = []
+  readonly creatorId: (string | null)[] = []
   readonly product: (string | null)[] = []
   readonly amount: bigint[] = []
   readonly calls: (bigint | null)[] = []

@@ -26,8 +26,29 @@ export interface PlacedLog {
   time: number
 }
 
+/**
+ * A topic decoder that remembers its answers: the same organizations, products and creators recur
+ * in most logs, and one string per value also makes the maps keyed by it cheaper (its hash is
+ * computed once). Bounded, as wallets are not.
+ */
+function memoized(decode: (topic: string) => string): (topic: string | undefined) => string {
+  const decoded = new Map<string, string>()
+  return (topic) => {
+    let value = decoded.get(topic!)
+    if (value === undefined) {
+      value = decode(topic!)
+      if (decoded.size >= 10_000) decoded.clear()
+      decoded.set(topic!, value)
+    }
+    return value
+  }
+}
+
 /** An address stored in a 32-byte topic, lowercased. */
-export const topicAddress = (topic: string | undefined): string => `0x${topic!.slice(26).toLowerCase()}`
+export const topicAddress = memoized((topic) => `0x${topic.slice(26).toLowerCase()}`)
+
+/** The unsigned integer in a topic, in decimal (a creator's token id). */
+export const topicDecimal = memoized((topic) => BigInt(topic).toString())
 
 /** The `index`-th 32-byte word of the data as an unsigned integer. */
 export const dataWord = (data: string, index: number): bigint => BigInt(`0x${data.slice(2 + 64 * index, 66 + 64 * index)}`)

@@ -1,7 +1,7 @@
 /** HaitheOrchestrator: creations (organizations, products, creators) and every charge. */
 import type { BatchChanges } from '../aggregates/changes.js'
 import type { KnownContracts } from './known-contracts.js'
-import { dataString, dataWord, topicAddress, topicWord, ZERO_ADDRESS, type PlacedLog } from './log.js'
+import { dataString, dataWord, topicAddress, topicDecimal, topicWord, ZERO_ADDRESS, type PlacedLog } from './log.js'
 import { topics } from './topics.js'
 
 /** Adds the children this log creates to the known sets (run over a range before applying it). */
@@ -54,7 +54,7 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
     }
     case topics.creatorPaid: {
       const organization = topicAddress(t[1])
-      const creatorId = topicWord(t[2])
+      const creatorId = topicDecimal(t[2])
       const product = topicAddress(t[3])
       const amount = dataWord(data, 0)
       const calls = dataWord(data, 1)
@@ -63,13 +63,12 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
         txHash: log.txHash, logIndex: log.logIndex, block: log.block, time: log.time, kind: 'charge', organization,
         creatorId, product: isProduct ? product : null, amount, calls, batchId: null, account: null,
       })
-      const creatorKey = creatorId.toString()
-      const creator = changes.creators.at(creatorKey)
+      const creator = changes.creators.at(creatorId)
       creator.revenue += amount
       creator.claimable += amount
       creator.calls += calls
-      changes.creatorDaily.in(day).addBoth(creatorKey, 'revenue', amount, 'calls', calls)
-      changes.creatorHourly.in(hour).addBoth(creatorKey, 'revenue', amount, 'calls', calls)
+      changes.creatorDaily.in(day).addBoth(creatorId, 'revenue', amount, 'calls', calls)
+      changes.creatorHourly.in(hour).addBoth(creatorId, 'revenue', amount, 'calls', calls)
       if (isProduct) {
         changes.products.addBoth(product, 'revenue', amount, 'calls', calls)
         changes.productDaily.in(day).addBoth(product, 'revenue', amount, 'calls', calls)
