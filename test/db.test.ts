@@ -12,6 +12,7 @@ import {
   defaultMigrationsDir,
   MigrationError,
   preparedAs,
+  copyIn,
 } from '../src/db/index.js'
 import { createScratchPostgresDatabase, createTestDatabase, type TestDatabase } from './support/database.js'
 import { rejectionOf } from './support/rejection.js'
@@ -102,6 +103,26 @@ describe(`database on ${backend}`, () => {
     })
     expect(labels).toEqual([[{ label: 'x' }], [{ label: 'y' }], []])
     expect(() => preparedAs('Not A Name')).toThrow(/not a statement name/)
+  })
+
+  it('appends COPY text with copyIn: exact big amounts, nulls, and a malformed row fails its transaction alone', async () => {
+    const columns = ['chain_id', 'tx_hash', 'log_index', 'block_number', 'block_time', 'kind', 'organization', 'amount', 'account']
+    const big = (2n ** 255n).toString()
+    const at = '2026-01-02T03:04:05.000Z'
+    await copyIn(database.db, 'chain.payments', columns, `7\t0xaa\t0\t5\t${at}\tdeposit\t0x01\t${big}\t\\N\n7\t0xaa\t1\t5\t${at}\twithdrawal\t\\N\t1\t0x02\n`)
+    const failure = await rejectionOf(database.db.transaction().execute(async (trx) => {
+      await copyIn(trx, 'chain.payments', columns, `7\t0xbb\t0\t6\t${at}\tdeposit\t0x01\t5\t\\N\n`)
+      await copyIn(trx, 'chain.payments', columns, `7\t0xbb\t1\t6\t${at}\tdeposit\t0x01\tnot-a-number\t\\N\n`)
+    }))
+    expect(failure.message).toMatch(/invalid input syntax for type numeric: "not-a-number"/)
+    const rows = await database.db.selectFrom('chain.payments').select(['tx_hash', 'log_index', 'kind', 'organization', 'amount', 'account', 'block_time'])
+      .where('chain_id', '=', 7).orderBy('tx_hash').orderBy('log_index').execute()
+    expect(rows).toEqual([
+      { tx_hash: '0xaa', log_index: 0, kind: 'deposit', organization: '0x01', amount: big, account: null, block_time: new Date(at) },
+      { tx_hash: '0xaa', log_index: 1, kind: 'withdrawal', organization: null, amount: '1', account: '0x02', block_time: new Date(at) },
+    ])
+    await copyIn(database.db, 'chain.payments', columns, '') // nothing to send
+    await database.db.deleteFrom('chain.payments').where('chain_id', '=', 7).execute()
   })
 
   // On PGlite (one session) this checks that the driver never interleaves two

@@ -1,9 +1,11 @@
 import { encodeAbiParameters, toEventSelector, type Abi, type AbiEvent } from 'viem'
 import { describe, expect, it } from 'vitest'
 import { BatchChanges, DeltaMap, utcDay, utcHour } from '../indexer/aggregates/changes.js'
+import { PaymentColumns, TransferColumns } from '../indexer/aggregates/columns.js'
+import { paymentsCopyText, transfersCopyText } from '../indexer/database/copy-text.js'
 import { pgArrayLiteral } from '../indexer/database/pg-array.js'
 import { applyLogs, topics, type PlacedLog } from '../indexer/handlers/index.js'
-import { dataString, MalformedLogDataError } from '../indexer/handlers/log.js'
+import { checkedTopic, dataString, MalformedLogDataError, topicAddress, topicDecimal } from '../indexer/handlers/log.js'
 import { describeProgress } from '../indexer/index.js'
 import { haitheCreatorIdentityAbi, haitheOrchestratorAbi, haitheOrganizationAbi, haitheProductAbi, testUSDTAbi } from '../src/chain/index.js'
 
@@ -23,6 +25,23 @@ describe('PostgreSQL array literal', () => {
   it('joins hex, decimals and nulls', () => {
     expect(pgArrayLiteral(['0xab', null, 12, 2n ** 255n])).toBe(`{0xab,NULL,12,${2n ** 255n}}`)
     expect(pgArrayLiteral([])).toBe('{}')
+  })
+})
+
+describe('COPY text of a batch', () => {
+  it('writes a line per row: tab-separated, nulls as \\N, block times as UTC timestamps', () => {
+    const payments = new PaymentColumns()
+    const row = { txHash: '0xaa', logIndex: 3, block: 9, time: 1_700_000_000, kind: 'charge' as const, organization: '0x01', creatorId: '4', product: '0x02', amount: 2n ** 255n, calls: 2n, batchId: null, account: null }
+    payments.push(row)
+    payments.push({ ...row, logIndex: 4, time: 1_700_000_012, kind: 'withdrawal', organization: null, product: null, calls: null, account: '0x03' })
+    expect(paymentsCopyText(31337, payments).toString()).toBe(
+      `31337\t0xaa\t3\t9\t2023-11-14T22:13:20.000Z\tcharge\t0x01\t4\t0x02\t${2n ** 255n}\t2\t\\N\t\\N\n`
+      + '31337\t0xaa\t4\t9\t2023-11-14T22:13:32.000Z\twithdrawal\t\\N\t4\t\\N\t' + `${2n ** 255n}\t\\N\t\\N\t0x03\n`,
+    )
+    const transfers = new TransferColumns()
+    transfers.push({ txHash: '0xbb', logIndex: 0, block: 10, time: 1_700_000_024, from: '0x04', to: '0x05', amount: 7n })
+    expect(transfersCopyText(1, transfers).toString()).toBe('1\t0xbb\t0\t10\t2023-11-14T22:13:44.000Z\t0x04\t0x05\t7\n')
+    expect(paymentsCopyText(1, new PaymentColumns()).length).toBe(0)
   })
 })
 
@@ -72,6 +91,18 @@ describe('event topics', () => {
     const item = abis[contract]!.find((x): x is AbiEvent => x.type === 'event' && x.name === event)
     expect(item, `${contract}.${event}`).toBeDefined()
     expect(topics[key as keyof typeof topics]).toBe(toEventSelector(item!))
+  })
+})
+
+describe('values read from topics', () => {
+  it('are hex or decimal; a topic that is not 32 bytes of hex is refused with a named error, before it can reach COPY text', () => {
+    const address = `0x${'0'.repeat(24)}${'Ab'.repeat(20)}`
+    expect(topicAddress(address)).toBe(`0x${'ab'.repeat(20)}`)
+    expect(topicDecimal(`0x${'0'.repeat(62)}ff`)).toBe('255')
+    for (const bad of [`0x${'0'.repeat(24)}${'ab'.repeat(19)}\n1`, `0x${'0'.repeat(24)}${'ab'.repeat(19)}\t1`, '0x12', undefined]) {
+      expect(() => topicAddress(bad)).toThrow(MalformedLogDataError)
+      expect(() => checkedTopic(bad)).toThrow(/is not 32 bytes of hex/)
+    }
   })
 })
 

@@ -1,15 +1,16 @@
 /**
- * Writes a batch of changes in the caller's transaction. Rows go in as one statement per
- * table with a column-array parameter each (`unnest`), so a batch of 20,000 payments costs
- * one round trip; deltas are applied additively. Every statement is parameterized.
+ * Writes a batch of changes in the caller's transaction. The appended rows (payments, transfers)
+ * go in by COPY, one per table; entity and aggregate deltas as one statement per table with a
+ * column-array parameter each (`unnest`), applied additively. Every statement is parameterized.
  *
  * An update that finds fewer rows than it has deltas means an event refers to an entity the
  * index does not hold: that is a bug or a corrupt index, and the batch fails loudly rather
  * than dropping money on the floor.
  */
 import { sql, type Kysely, type Transaction } from 'kysely'
-import type { Database } from '../../src/db/index.js'
+import { copyIn, type Database } from '../../src/db/index.js'
 import type { BatchChanges, BucketedDeltas, DeltaMap } from '../aggregates/changes.js'
+import { PAYMENT_COLUMNS, paymentsCopyText, TRANSFER_COLUMNS, transfersCopyText } from './copy-text.js'
 import { pgArrayLiteral } from './pg-array.js'
 
 type Db = Kysely<Database> | Transaction<Database>
@@ -63,33 +64,8 @@ export async function writeBatch(db: Db, chainId: number, changes: BatchChanges)
       .execute()
   }
 
-  const p = changes.payments
-  if (p.length > 0) {
-    await sql`
-      insert into chain.payments (chain_id, tx_hash, log_index, block_number, block_time, kind, organization, creator_id, product, amount, calls, batch_id, account)
-      select ${chainId}, t.tx_hash, t.log_index, t.block_number, to_timestamp(t.time), t.kind, t.organization, t.creator_id, t.product, t.amount, t.calls, t.batch_id, t.account
-      from unnest(
-        ${pgArrayLiteral(p.txHash)}::text[], ${pgArrayLiteral(p.logIndex)}::int[], ${pgArrayLiteral(p.block)}::int8[],
-        ${pgArrayLiteral(p.time)}::int8[], ${pgArrayLiteral(p.kind)}::text[], ${pgArrayLiteral(p.organization)}::text[],
-        ${pgArrayLiteral(p.creatorId)}::int8[], ${pgArrayLiteral(p.product)}::text[],
-        ${pgArrayLiteral(p.amount)}::numeric[], ${pgArrayLiteral(p.calls)}::int8[],
-        ${pgArrayLiteral(p.batchId)}::text[], ${pgArrayLiteral(p.account)}::text[]
-      ) as t(tx_hash, log_index, block_number, time, kind, organization, creator_id, product, amount, calls, batch_id, account)
-    `.execute(db)
-  }
-
-  const tr = changes.transfers
-  if (tr.length > 0) {
-    await sql`
-      insert into chain.token_transfers (chain_id, tx_hash, log_index, block_number, block_time, from_address, to_address, amount)
-      select ${chainId}, t.tx_hash, t.log_index, t.block_number, to_timestamp(t.time), t.from_address, t.to_address, t.amount
-      from unnest(
-        ${pgArrayLiteral(tr.txHash)}::text[], ${pgArrayLiteral(tr.logIndex)}::int[], ${pgArrayLiteral(tr.block)}::int8[],
-        ${pgArrayLiteral(tr.time)}::int8[], ${pgArrayLiteral(tr.from)}::text[], ${pgArrayLiteral(tr.to)}::text[],
-        ${pgArrayLiteral(tr.amount)}::numeric[]
-      ) as t(tx_hash, log_index, block_number, time, from_address, to_address, amount)
-    `.execute(db)
-  }
+  await copyIn(db, 'chain.payments', PAYMENT_COLUMNS, paymentsCopyText(chainId, changes.payments))
+  await copyIn(db, 'chain.token_transfers', TRANSFER_COLUMNS, transfersCopyText(chainId, changes.transfers))
 
   if (changes.organizations.size > 0) {
     const { keys, count, values: [deposited, spent, calls, enabled] } = deltaColumns(changes.organizations, ['deposited', 'spent', 'calls', 'enabled'])

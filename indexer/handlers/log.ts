@@ -26,6 +26,17 @@ export interface PlacedLog {
   time: number
 }
 
+const TOPIC = /^0x[0-9a-fA-F]{64}$/
+
+/**
+ * The topic, checked to be 32 bytes of hex: what is read from it is written to the database as
+ * COPY text and array literals, which hold only values that need no escaping.
+ */
+export function checkedTopic(topic: string | undefined): string {
+  if (topic === undefined || !TOPIC.test(topic)) throw new MalformedLogDataError(`log topic ${JSON.stringify(topic?.slice(0, 80))} is not 32 bytes of hex`)
+  return topic
+}
+
 /**
  * A topic decoder that remembers its answers: the same organizations, products and creators recur
  * in most logs, and one string per value also makes the maps keyed by it cheaper (its hash is
@@ -36,7 +47,7 @@ function memoized(decode: (topic: string) => string): (topic: string | undefined
   return (topic) => {
     let value = decoded.get(topic!)
     if (value === undefined) {
-      value = decode(topic!)
+      value = decode(checkedTopic(topic))
       if (decoded.size >= 10_000) decoded.clear()
       decoded.set(topic!, value)
     }

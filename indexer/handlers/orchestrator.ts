@@ -1,7 +1,7 @@
 /** HaitheOrchestrator: creations (organizations, products, creators) and every charge. */
 import type { BatchChanges } from '../aggregates/changes.js'
 import type { KnownContracts } from './known-contracts.js'
-import { dataString, dataWord, topicAddress, topicDecimal, topicWord, ZERO_ADDRESS, type PlacedLog } from './log.js'
+import { checkedTopic, dataString, dataWord, topicAddress, topicDecimal, topicWord, ZERO_ADDRESS, type PlacedLog } from './log.js'
 import { topics } from './topics.js'
 
 /** Adds the children this log creates to the known sets (run over a range before applying it). */
@@ -102,7 +102,7 @@ export function applyOrchestratorLog(log: PlacedLog, changes: BatchChanges): boo
       changes.payments.push({
         txHash: log.txHash, logIndex: log.logIndex, block: log.block, time: log.time, kind: 'settlement',
         organization: topicAddress(t[1]), creatorId: null, product: null, amount: dataWord(data, 0), calls: null,
-        batchId: t[2]!.toLowerCase(), account: null,
+        batchId: checkedTopic(t[2]).toLowerCase(), account: null,
       })
       changes.touch('payments')
       return true

@@ -3,6 +3,7 @@ import type { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Logger } from 'pino'
+import { withCopyIn } from './copy-in.js'
 import { listenPGlite, listenPostgres, type ListenHandlers, type Listener } from './listen.js'
 import { PGliteDialect } from './pglite-dialect.js'
 import { withPreparedStatements } from './prepared-statements.js'
@@ -126,7 +127,7 @@ async function openPostgres(url: string, setting: string, options: DatabaseOptio
   // A checked-out client has no pool listener: a session the server ends while it is held (the
   // indexer's lock session) would crash the process. Its next query fails instead.
   pool.on('connect', (client) => client.on('error', (error) => options.logger?.warn({ target, reason: reasonOf(error, passwordsOf(url)) }, 'PostgreSQL connection lost')))
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) })
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withCopyIn(withPreparedStatements(pool)) }) })
   try {
     await checkDatabaseConnection(db, target, passwordsOf(url))
   } catch (error) {

@@ -17,6 +17,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
+import { copyInStatement } from './copy-in.js'
 
 /** Same SQL and migration lock as Postgres; a distinct class so callers can tell an embedded database apart. */
 export class PGliteAdapter extends PostgresAdapter {}
@@ -81,6 +82,12 @@ class PGliteConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const copy = copyInStatement(query.sql)
+    if (copy !== undefined) {
+      // PGlite reads COPY's input from a blob named /dev/blob.
+      await this.pglite.query(copy.replace(/ from stdin$/, " from '/dev/blob'"), [], { blob: new Blob([query.parameters[0] as string | Buffer]) })
+      return { rows: [] }
+    }
     // No parameters: the simple protocol (`exec`), which like pg accepts several
     // statements in one string, so a whole SQL migration file runs as one query.
     // With parameters: the extended protocol (`query`), one statement.
