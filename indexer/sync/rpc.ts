@@ -15,6 +15,7 @@
  * `{method="eth_getBlockByNumber", outcome="ok"}`), so the figures mean the same with or without
  * batching. Aborted calls are not counted.
  */
+import { isAscii } from 'node:buffer'
 import { Counter, type Registry } from 'prom-client'
 import type { Logger } from 'pino'
 import { classifyRpcError, RpcRangeTooLargeError, RpcRequestError, type RpcErrorClassification, type RpcFailure } from './rpc-errors.js'
@@ -178,6 +179,14 @@ async function readBody(response: Response, limit: number): Promise<Buffer> {
     chunks.push(value)
   }
   return Buffer.concat(chunks, size)
+}
+
+/**
+ * The body as text. An ASCII body, which is every eth_getLogs answer (hex and keywords), is copied
+ * as it is: decoding it as UTF-8 took a tenth of the indexer's CPU in bench:indexer.
+ */
+function decodeBody(raw: Buffer): string {
+  return isAscii(raw) ? raw.toString('latin1') : raw.toString('utf8')
 }
 
 function describe(err: unknown): string {
@@ -353,7 +362,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
         return classified({ message: describe(err), networkError: true })
       }
       try {
-        return { json: JSON.parse(raw.toString('utf8')) as unknown }
+        return { json: JSON.parse(decodeBody(raw)) as unknown }
       } catch {
         // A truncated or garbled body: the connection or a proxy broke; try again.
         return classified({ httpStatus, message: `invalid JSON in response (${raw.length} bytes)`, networkError: true })
