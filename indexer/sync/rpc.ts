@@ -1,5 +1,5 @@
 /**
- * A raw JSON-RPC client over `fetch`, for the indexer's hot path: single and batch requests,
+ * A raw JSON-RPC client over HTTP (http-post.ts), for the indexer's hot path: single and batch requests,
  * a byte cap read from the stream, and the HTTP status and headers at hand to classify failures.
  *
  * - range-too-large (the provider's eth_getLogs limits, HTTP 413, a response over
@@ -17,6 +17,7 @@
  */
 import { isAscii } from 'node:buffer'
 import { Counter, type Registry } from 'prom-client'
+import { createHttpPoster, type HttpAnswer } from './http-post.js'
 import type { Logger } from 'pino'
 import { classifyRpcError, RpcRangeTooLargeError, RpcRequestError, type RpcErrorClassification, type RpcFailure } from './rpc-errors.js'
 
@@ -158,25 +159,21 @@ function sleep(ms: number, abort: CallAbort): Promise<void> {
 }
 
 /** Reads a body up to `limit` bytes; throws ResponseTooLarge past it (and stops reading). */
-async function readBody(response: Response, limit: number): Promise<Buffer> {
-  const declared = Number(response.headers.get('content-length'))
+async function readBody(answer: HttpAnswer, limit: number): Promise<Buffer> {
+  const declared = Number(answer.header('content-length'))
   if (Number.isFinite(declared) && declared > limit) {
-    await response.body?.cancel().catch(() => undefined)
+    answer.discard()
     throw new ResponseTooLarge(`response too large: ${declared} bytes, over the ${limit}-byte cap`, declared / limit)
   }
-  if (!response.body) return Buffer.alloc(0)
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
+  const chunks: Buffer[] = []
   let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
+  for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+    size += chunk.length
     if (size > limit) {
-      await reader.cancel().catch(() => undefined)
+      answer.discard()
       throw new ResponseTooLarge(`response too large: more than the ${limit}-byte cap`)
     }
-    chunks.push(value)
+    chunks.push(chunk)
   }
   return Buffer.concat(chunks, size)
 }
@@ -217,7 +214,7 @@ function worst(failures: AttemptFailure[]): AttemptFailure {
   return failures.reduce((a, b) => (rank[b.classification.kind] < rank[a.classification.kind] ? b : a))
 }
 
-/** fetch refuses URLs with credentials: move `user:pass@` into a Basic Authorization header. */
+/** Credentials in the URL (`user:pass@`) travel as a Basic Authorization header. */
 function splitCredentials(url: string): { url: string; headers: Record<string, string> } {
   let parsed: URL
   try {
@@ -235,6 +232,7 @@ function splitCredentials(url: string): { url: string; headers: Record<string, s
 export function createRpcClient(options: RpcClientOptions): RpcClient {
   const maskedUrl = maskUrl(options.url)
   const { url, headers: authHeaders } = splitCredentials(options.url)
+  const poster = createHttpPoster(url)
   const timeoutMs = options.timeoutMs ?? 15_000
   const maxAttempts = options.maxAttempts ?? Infinity
   const baseDelayMs = options.baseDelayMs ?? 250
@@ -313,14 +311,9 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
     }, timeoutMs)
     const unwatch = abort.watch(() => controller.abort())
     try {
-      let response: Response
+      let response: HttpAnswer
       try {
-        response = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json', ...authHeaders },
-          body,
-          signal: controller.signal,
-        })
+        response = await poster.post(body, authHeaders, controller.signal)
       } catch (err) {
         const aborted = abort.aborted()
         if (aborted) throw aborted.reason
@@ -328,9 +321,9 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
         return classified({ message: describe(err), networkError: true })
       }
 
-      const retryAfterHeader = response.headers.get('retry-after')
+      const retryAfterHeader = response.header('retry-after') ?? null
       const httpStatus = response.status
-      if (!response.ok) {
+      if (httpStatus < 200 || httpStatus > 299) {
         let text = ''
         try {
           text = (await readBody(response, errorBodyBytes)).toString('utf8')
