@@ -279,9 +279,13 @@ describe('backfill of a simulated market', () => {
     ;[dev, database, truthDb] = await Promise.all([startDevChain(), emptied(sharedIndexDb), emptied(sharedTruthDb)])
     chain = devChainConfig(dev, { finalityDepth: 5 })
     const market = marketOf(dev)
+    // The market's clock starts at 05:48 UTC whatever the time of day, then jumps 97 minutes every
+    // third step: it spans some 32 hours over two UTC days, with the 3,000 events at 22:00 and hour
+    // and day boundaries inside it (for the hourly and daily aggregates). Started at the real time of
+    // day instead, a run in the evening put every charge in one UTC day.
+    const { timestamp } = await dev.publicClient.getBlock({ blockTag: 'latest' })
+    await dev.testClient.increaseTime({ seconds: (5 * 3600 + 48 * 60 - (Number(timestamp) % 86_400) + 86_400) % 86_400 })
     sim = await createMarketSimulator({ chain: market, seed: 11, weights })
-    // The clock jumps 97 minutes every third step: the market spans some 30 hours, two or three
-    // UTC days, with hour and day boundaries inside it (for the hourly and daily aggregates).
     const stepAndTick = async (i: number) => {
       await sim.step()
       if (i % 3 === 2) await dev.testClient.increaseTime({ seconds: 97 * 60 })
