@@ -17,8 +17,8 @@
 // process-wide, so it is set here, before the worker starts. The main thread only passes signals on
 // and the exit code back.
 import { setFlagsFromString } from 'node:v8'
-import { importCli } from './cli-bundle.js'
 import { Worker, isMainThread, parentPort } from 'node:worker_threads'
+import { importCli } from './cli-bundle.js'
 
 if (isMainThread && process.argv[2] === 'indexer') {
   const heapMb = Number(process.env.HAITHE_INDEXER_HEAP_MB ?? 768)

@@ -27,13 +27,14 @@ export function createHttpPoster(url: string): HttpPoster {
   const transport = secure ? https : http
   const agent = new transport.Agent({ keepAlive: true })
   const path = `${target.pathname}${target.search}`
+  const hostname = target.hostname.replace(/^\[|\]$/g, '') // an IPv6 address without its brackets
 
   return {
     post: (body, headers, signal) =>
       new Promise((resolve, reject) => {
         const request = transport.request(
           {
-            protocol: target.protocol, hostname: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || undefined, path, method: 'POST', agent, signal,
+            protocol: target.protocol, hostname, port: target.port || undefined, path, method: 'POST', agent, signal,
             headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
           },
           (response) => {

@@ -34,13 +34,16 @@ export function withCopyIn(pool: PostgresPool): PostgresPool {
   return {
     connect: async () => {
       const client = await pool.connect()
-      const query = async (text: unknown, values?: readonly unknown[]) => {
-        const statement = copyInStatement(text)
-        if (statement === undefined) return client.query(text as string, values as unknown[])
+      const copy = async (statement: string, data: string | Buffer) => {
         const stream = copyFrom(statement)
         // The client delivers the COPY's messages to the stream, as it does for any query object.
-        await pipeline(Readable.from([values![0] as string | Buffer]), (client as unknown as { query(q: typeof stream): typeof stream }).query(stream))
+        await pipeline(Readable.from([data]), (client as unknown as { query(q: typeof stream): typeof stream }).query(stream))
         return { command: 'COPY', rowCount: stream.rowCount, rows: [] }
+      }
+      // Every other statement goes straight through: no extra promise on the path of each query.
+      const query = (text: unknown, values?: readonly unknown[]) => {
+        const statement = copyInStatement(text)
+        return statement === undefined ? client.query(text as string, values as unknown[]) : copy(statement, values![0] as string | Buffer)
       }
       return { query, release: () => client.release() } as unknown as PostgresPoolClient
     },
