@@ -134,7 +134,10 @@ describe('status recorder', () => {
     status.indexed = 800
     recorder.changed()
     await recordedAs(12, { role: 'backfill', indexed: 800 })
-    expect(lines.some((l) => l.msg === 'indexer: recording its status again')).toBe(true)
+    // The row is visible once committed; the recorder logs when its write returns, a moment later.
+    const recovered = () => lines.some((l) => l.msg === 'indexer: recording its status again')
+    for (const deadline = Date.now() + 5_000; !recovered() && Date.now() < deadline;) await sleep(10)
+    expect(recovered()).toBe(true)
     await recorder.close()
   })
 })
