@@ -13,7 +13,8 @@ export const PAYMENT_COLUMNS = [
 
 export const TRANSFER_COLUMNS = ['chain_id', 'tx_hash', 'log_index', 'block_number', 'block_time', 'from_address', 'to_address', 'amount'] as const
 
-const field = (v: string | bigint | null) => (v === null ? '\\N' : v)
+/** A nullable column's value (an index past the end reads as undefined: it never is). */
+const field = (v: string | bigint | null | undefined) => (v == null ? '\\N' : v)
 
 /** Block times as timestamps; a batch's rows share few of them, mostly in a row. */
 function timestamps(): (seconds: number) => string {
@@ -52,7 +53,7 @@ export function paymentsCopyText(chainId: number, p: PaymentColumns): Buffer {
   const time = timestamps()
   const out = new Lines(p.length * 300)
   for (let i = 0; i < p.length; i++) {
-    out.add(`${chainId}\t${p.txHash[i]}\t${p.logIndex[i]}\t${p.block[i]}\t${time(p.time[i]!)}\t${p.kind[i]}\t${field(p.organization[i]!)}\t${field(p.creatorId[i]!)}\t${field(p.product[i]!)}\t${p.amount[i]}\t${field(p.calls[i]!)}\t${field(p.batchId[i]!)}\t${field(p.account[i]!)}\n`)
+    out.add(`${chainId}\t${p.txHash[i]}\t${p.logIndex[i]}\t${p.block[i]}\t${time(p.time[i]!)}\t${p.kind[i]}\t${field(p.organization[i])}\t${field(p.creatorId[i])}\t${field(p.product[i])}\t${p.amount[i]}\t${field(p.calls[i])}\t${field(p.batchId[i])}\t${field(p.account[i])}\n`)
   }
   return out.bytes
 }
